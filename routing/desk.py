@@ -1,0 +1,863 @@
+"""The appeal lifecycle's use-cases. Platform adapters call these with platform-neutral events;
+each call is one database transaction that stores what happened and queues, in the outbox,
+everything that must be said as a consequence. Nothing here knows aiogram or vk_api."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from routing import texts
+from routing.classification import Classifier
+from routing.clock import Clock
+from routing.inbound import ActionResult, Button, InboundAction, InboundMessage, Keyboard, Sender
+from routing.lifecycle import OPEN, WITH_ACCOUNT, Status, can_move
+from routing.table import RoutingTable
+from storage import repository as repo
+from storage.models import Appeal, AppealEvent, AppealMessage, Citizen
+
+if TYPE_CHECKING:
+    from bot.config import Account, OtklikConfig
+    from routing.sla import SlaClock
+
+log = logging.getLogger(__name__)
+
+# an answered appeal still collects the citizen's messages for a while (they often add a photo)
+FOLLOWUP_AFTER_ANSWER = timedelta(days=3)
+CARD_TEXT_LIMIT = 3500  # leaves room under Telegram's 4096 for the header and the status line
+
+
+@dataclass(frozen=True)
+class ChatRole:
+    kind: str  # "account" | "triage" | "supervisors" | "unknown"
+    account: Account | None = None
+
+
+def actor(sender: Sender) -> str:
+    return f"{sender.platform}:{sender.user_id} ({sender.name})"[:128]
+
+
+class AppealDesk:
+    def __init__(
+        self,
+        db: Any,
+        config: OtklikConfig,
+        classifier: Classifier,
+        table: RoutingTable,
+        sla: SlaClock,
+        clock: Clock,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.classifier = classifier
+        self.table = table
+        self.sla = sla
+        self.clock = clock
+        self.notify = notify
+        self.tz = ZoneInfo(config.region.timezone)
+
+    # --- chats ---------------------------------------------------------------------------------
+
+    def chat_role(self, platform: str, chat_id: str) -> ChatRole:
+        for account in self.config.accounts:
+            if _chat_of(account, platform) == chat_id:
+                return ChatRole("account", account)
+        if _chat_of(self.config.triage, platform) == chat_id:
+            return ChatRole("triage")
+        if _chat_of(self.config.supervisors, platform) == chat_id:
+            return ChatRole("supervisors")
+        return ChatRole("unknown")
+
+    def _account_chat(self, code: str) -> tuple[str, str] | None:
+        account = self.config.account(code)
+        for platform in ("tg", "vk"):
+            chat = _chat_of(account, platform)
+            if chat is not None:
+                return platform, chat
+        return None
+
+    def _triage_chat(self) -> tuple[str, str] | None:
+        for platform in ("tg", "vk"):
+            chat = _chat_of(self.config.triage, platform)
+            if chat is not None:
+                return platform, chat
+        return None
+
+    # --- citizens ------------------------------------------------------------------------------
+
+    async def citizen_start(self, msg: InboundMessage) -> None:
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, msg.platform, msg.key, self.clock.now()):
+                return
+            citizen = await self._citizen(s, msg)
+            citizen.greeted_at = citizen.greeted_at or self.clock.now()
+            repo.enqueue(s, msg.platform, msg.chat_id, "greeting", _text(texts.GREETING), now=self.clock.now())
+            repo.enqueue(s, msg.platform, msg.chat_id, "help", _text(texts.HELP), now=self.clock.now())
+        self.notify()
+
+    async def citizen_help(self, msg: InboundMessage) -> None:
+        await self._reply_only(msg, "help", texts.HELP)
+
+    async def citizen_new(self, msg: InboundMessage) -> None:
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, msg.platform, msg.key, self.clock.now()):
+                return
+            citizen = await self._citizen(s, msg)
+            citizen.mode = "new_appeal"
+            repo.enqueue(s, msg.platform, msg.chat_id, "new_mode", _text(texts.NEW_APPEAL_MODE), now=self.clock.now())
+        self.notify()
+
+    async def citizen_list(self, msg: InboundMessage) -> None:
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, msg.platform, msg.key, self.clock.now()):
+                return
+            citizen = await self._citizen(s, msg)
+            appeals = await repo.citizen_appeals(s, citizen.id, limit=20)
+            if not appeals:
+                body = texts.NO_APPEALS
+            else:
+                lines = [texts.MY_HEADER]
+                for a in appeals:
+                    lines.append(self._appeal_line(a))
+                body = "\n".join(lines)
+            repo.enqueue(s, msg.platform, msg.chat_id, "my_list", _text(body), now=self.clock.now())
+        self.notify()
+
+    async def citizen_message(self, msg: InboundMessage) -> None:
+        """Any message in a citizen's private chat: a new appeal, a follow-up, or a draft's words."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, msg.platform, msg.key, now):
+                return
+            citizen = await self._citizen(s, msg)
+            if citizen.greeted_at is None:
+                citizen.greeted_at = now
+                repo.enqueue(s, msg.platform, msg.chat_id, "greeting", _text(texts.GREETING), now=now)
+            if msg.unsupported:
+                what = texts.UNSUPPORTED_NAMES.get(msg.unsupported, texts.UNSUPPORTED_NAMES["other"])
+                repo.enqueue(
+                    s, msg.platform, msg.chat_id, "unsupported",
+                    _text(texts.UNSUPPORTED.format(what=what), reply_to=msg.message_id), now=now,
+                )
+                return
+            text = msg.text.strip()
+            if not text and not msg.photos and msg.location is None:
+                repo.enqueue(s, msg.platform, msg.chat_id, "empty", _text(texts.EMPTY_TEXT), now=now)
+                return
+
+            target: Appeal | None = None
+            if msg.reply_to is not None:
+                target = await repo.appeal_by_link(s, msg.platform, msg.chat_id, msg.reply_to)
+                if target is not None and (target.citizen_id != citizen.id or not self._takes_followups(target)):
+                    target = None
+            if target is None and citizen.mode != "new_appeal":
+                target = await self._latest_open(s, citizen.id)
+            if target is not None and target.status == Status.DRAFT:
+                await self._fill_draft(s, citizen, target, msg, text)
+            elif target is not None:
+                await self._followup(s, citizen, target, msg, text)
+            else:
+                citizen.mode = None
+                await self._new_appeal(s, citizen, msg, text)
+        self.notify()
+
+    async def choose_municipality(self, act: InboundAction, appeal_id: int, code: str) -> ActionResult:
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, act.platform, act.key, now):
+                return ActionResult()
+            appeal = await s.get(Appeal, appeal_id)
+            citizen = await repo.citizen_by_user(s, act.platform, act.sender.user_id)
+            if appeal is None or citizen is None or appeal.citizen_id != citizen.id:
+                return ActionResult(texts.NOT_YOURS)
+            if not await repo.link_matches(s, act.platform, act.chat_id, act.message_id, appeal.id):
+                return ActionResult(texts.NOT_YOURS)
+            if appeal.status != Status.AWAITING_PLACE or code not in self._municipality_codes():
+                return ActionResult(texts.STALE_BUTTON)
+            appeal.municipality = code
+            appeal.municipality_source = "citizen"
+            place = self.config.municipality(code).short_name
+            repo.enqueue(
+                s, act.platform, act.chat_id, "place_chosen",
+                {"type": "edit", "message_id": act.message_id, "keyboard": None,
+                 "text": texts.PLACE_CHOSEN.format(place=texts.esc(place))},
+                appeal_id=appeal.id, now=now,
+            )
+            self._log_event(s, appeal, act.sender, "place_chosen", None, {"municipality": code})
+            account = await self._route(s, appeal, citizen, actor(act.sender))
+            repo.enqueue(
+                s, citizen_platform(citizen), citizen.chat_id, "routed",
+                _text(texts.routed_after_place(appeal.id, account.name if account else None,
+                                               self._describe_due(appeal.first_answer_due))),
+                appeal_id=appeal.id, link_role="ack", now=now,
+            )
+        self.notify()
+        return ActionResult(place)
+
+    async def rate(self, act: InboundAction, appeal_id: int, solved: bool) -> ActionResult:
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, act.platform, act.key, now):
+                return ActionResult()
+            appeal = await s.get(Appeal, appeal_id)
+            citizen = await repo.citizen_by_user(s, act.platform, act.sender.user_id)
+            if appeal is None or citizen is None or appeal.citizen_id != citizen.id:
+                return ActionResult(texts.NOT_YOURS)
+            if not await repo.link_matches(s, act.platform, act.chat_id, act.message_id, appeal.id):
+                return ActionResult(texts.NOT_YOURS)
+            if appeal.status != Status.ANSWERED:
+                return ActionResult(texts.ALREADY_RATED)
+            repo.enqueue(
+                s, act.platform, act.chat_id, "rate_done",
+                {"type": "edit_keyboard", "message_id": act.message_id, "keyboard": None},
+                appeal_id=appeal.id, now=now,
+            )
+            if solved:
+                self._move(s, appeal, Status.RESOLVED, actor(act.sender), "rated_solved")
+                appeal.rating = "solved"
+                appeal.resolved_at = now
+                repo.enqueue(
+                    s, act.platform, act.chat_id, "thanks",
+                    _text(texts.THANKS_SOLVED.format(number=appeal.id)), appeal_id=appeal.id, now=now,
+                )
+                await self._edit_card(s, appeal, "заявитель: решено ✅")
+                toast = "Спасибо!"
+            else:
+                self._move(s, appeal, Status.REOPENED, actor(act.sender), "rated_not_solved")
+                appeal.rating = "not_solved"
+                repo.enqueue(
+                    s, act.platform, act.chat_id, "reopened",
+                    _text(texts.REOPENED_CITIZEN.format(number=appeal.id)),
+                    appeal_id=appeal.id, link_role="ack", now=now,
+                )
+                chat = self._account_chat(appeal.account_code) if appeal.account_code else None
+                if chat:
+                    repo.enqueue(
+                        s, chat[0], chat[1], "reopened_alert",
+                        _text(texts.REOPENED_ACCOUNT.format(number=appeal.id), reply_to_role="card"),
+                        appeal_id=appeal.id, link_role="followup", now=now,
+                    )
+                await self._edit_card(s, appeal, "заявитель: не решено ⚠️")
+                toast = "Обращение снова открыто"
+        self.notify()
+        return ActionResult(toast)
+
+    # --- officials -----------------------------------------------------------------------------
+
+    async def staff_message(self, msg: InboundMessage) -> str | None:
+        """A message in an account's, the triage or the supervisors' chat. Replies to an appeal's
+        messages are answers (or reasons for a refusal); everything else is the staff's own talk.
+        Returns a refusal text the adapter may show, or None."""
+        role = self.chat_role(msg.platform, msg.chat_id)
+        if role.kind not in ("account", "triage") or msg.reply_to is None:
+            return None
+        now = self.clock.now()
+        refusal: str | None = None
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, msg.platform, msg.key, now):
+                return None
+            link = await repo.link(s, msg.platform, msg.chat_id, msg.reply_to)
+            if link is None:
+                return None
+            appeal = await s.get(Appeal, link.appeal_id)
+            if appeal is None:
+                return None
+            if link.role == "reject_prompt":
+                refusal = await self._reject_with_reason(s, appeal, role, msg)
+            elif role.kind == "account" and (role.account is None or appeal.account_code != role.account.code):
+                refusal = texts.ANSWER_REFUSED_OTHER_ACCOUNT.format(number=appeal.id)
+            elif role.kind == "triage" and appeal.status not in (Status.TRIAGE, Status.AWAITING_PLACE):
+                refusal = texts.ANSWER_REFUSED_OTHER_ACCOUNT.format(number=appeal.id)
+            elif appeal.status in (Status.RESOLVED, Status.CLOSED, Status.DRAFT):
+                refusal = texts.ANSWER_REFUSED_CLOSED.format(number=appeal.id)
+            else:
+                await self._answer(s, appeal, role, msg)
+            if refusal:
+                repo.enqueue(
+                    s, msg.platform, msg.chat_id, "refusal", _text(refusal, reply_to=msg.message_id), now=now
+                )
+        self.notify()
+        return refusal
+
+    async def take(self, act: InboundAction, appeal_id: int) -> ActionResult:
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, act.platform, act.key, now):
+                return ActionResult()
+            appeal, problem = await self._appeal_for_account_action(s, act, appeal_id)
+            if appeal is None:
+                return ActionResult(problem)
+            if not can_move(appeal.status, Status.IN_WORK):
+                return ActionResult(f"Статус: {texts.STATUS_NAMES.get(appeal.status, appeal.status)}")
+            self._move(s, appeal, Status.IN_WORK, actor(act.sender), "taken")
+            appeal.taken_at = now
+            account = self.config.account(appeal.account_code or "")
+            await self._edit_card(s, appeal, f"взял(а) {act.sender.name}")
+            citizen = await s.get(Citizen, appeal.citizen_id)
+            if citizen is not None:
+                repo.enqueue(
+                    s, citizen_platform(citizen), citizen.chat_id, "taken",
+                    _text(texts.taken_in_work(appeal.id, account.name)), appeal_id=appeal.id,
+                    link_role="ack", now=now,
+                )
+        self.notify()
+        return ActionResult(texts.TOAST_TAKEN)
+
+    async def reject(self, act: InboundAction, appeal_id: int) -> ActionResult:
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, act.platform, act.key, now):
+                return ActionResult()
+            appeal, problem = await self._appeal_for_account_action(s, act, appeal_id)
+            if appeal is None:
+                return ActionResult(problem)
+            if not can_move(appeal.status, Status.TRIAGE):
+                return ActionResult(f"Статус: {texts.STATUS_NAMES.get(appeal.status, appeal.status)}")
+            self._log_event(s, appeal, act.sender, "reject_requested", None, {})
+            repo.enqueue(
+                s, act.platform, act.chat_id, "reject_prompt",
+                _text(texts.REJECT_PROMPT.format(number=appeal.id), reply_to=act.message_id, force_reply=True),
+                appeal_id=appeal.id, link_role="reject_prompt", now=now,
+            )
+        self.notify()
+        return ActionResult(texts.TOAST_REJECT)
+
+    async def route_from_triage(self, act: InboundAction, appeal_id: int, account_code: str) -> ActionResult:
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, act.platform, act.key, now):
+                return ActionResult()
+            if self.chat_role(act.platform, act.chat_id).kind != "triage":
+                return ActionResult(texts.NOT_YOURS)
+            appeal = await s.get(Appeal, appeal_id)
+            if appeal is None or not await repo.link_matches(
+                s, act.platform, act.chat_id, act.message_id, appeal.id
+            ):
+                return ActionResult(texts.NOT_YOURS)
+            if appeal.status != Status.TRIAGE or account_code not in {a.code for a in self.config.accounts}:
+                return ActionResult(texts.STALE_BUTTON)
+            account = self.config.account(account_code)
+            previous = await repo.last_account(s, appeal.id)
+            appeal.account_code = account.code
+            appeal.routed_at = now
+            self._move(
+                s, appeal, Status.ROUTED, actor(act.sender), "rerouted",
+                {"account": account.code, "previous_account": previous, "category": appeal.category,
+                 "municipality": appeal.municipality, "by": "operator"},
+            )
+            citizen = await s.get(Citizen, appeal.citizen_id)
+            assert citizen is not None
+            await self._send_card(s, appeal, citizen)
+            repo.enqueue(
+                s, act.platform, act.chat_id, "triage_done",
+                {"type": "edit", "message_id": act.message_id, "keyboard": None,
+                 "text": await self._triage_card_text(s, appeal, citizen,
+                                                      f"направлено: {account.name} ({act.sender.name})")},
+                appeal_id=appeal.id, now=now,
+            )
+            repo.enqueue(
+                s, citizen_platform(citizen), citizen.chat_id, "rerouted",
+                _text(texts.rerouted(appeal.id, account.name)), appeal_id=appeal.id, link_role="ack", now=now,
+            )
+        self.notify()
+        return ActionResult(texts.TOAST_ROUTED)
+
+    async def open_list(self, msg: InboundMessage) -> None:
+        role = self.chat_role(msg.platform, msg.chat_id)
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, msg.platform, msg.key, now):
+                return
+            if role.kind == "account" and role.account is not None:
+                appeals = await repo.open_appeals_of_account(s, role.account.code)
+                header = texts.OPEN_HEADER.format(count=len(appeals))
+            elif role.kind == "triage":
+                appeals = await repo.appeals_in_status(s, Status.TRIAGE)
+                header = texts.TRIAGE_HEADER.format(count=len(appeals))
+            else:
+                return
+            if not appeals:
+                body = texts.OPEN_EMPTY
+            else:
+                body = "\n".join([header, *(self._appeal_line(a, for_staff=True) for a in appeals[:50])])
+                if len(appeals) > 50:
+                    body += f"\n… и ещё {len(appeals) - 50}"
+            repo.enqueue(s, msg.platform, msg.chat_id, "open_list", _text(body), now=now)
+        self.notify()
+
+    # --- internals: citizens -------------------------------------------------------------------
+
+    async def _citizen(self, s: AsyncSession, msg: InboundMessage) -> Citizen:
+        citizen = await repo.citizen_by_user(s, msg.platform, msg.sender.user_id)
+        if citizen is None:
+            citizen = Citizen(
+                platform=msg.platform, platform_user_id=msg.sender.user_id, chat_id=msg.chat_id,
+                display_name=msg.sender.name, created_at=self.clock.now(),
+            )
+            s.add(citizen)
+            await s.flush()
+        elif citizen.chat_id != msg.chat_id:
+            citizen.chat_id = msg.chat_id
+        return citizen
+
+    def _takes_followups(self, appeal: Appeal) -> bool:
+        if appeal.status in OPEN or appeal.status == Status.DRAFT:
+            return True
+        if appeal.status == Status.ANSWERED and appeal.first_answered_at is not None:
+            return self.clock.now() - appeal.updated_at < FOLLOWUP_AFTER_ANSWER
+        return False
+
+    async def _latest_open(self, s: AsyncSession, citizen_id: int) -> Appeal | None:
+        for appeal in await repo.citizen_appeals(s, citizen_id, limit=5):
+            if self._takes_followups(appeal):
+                return appeal
+        return None
+
+    async def _new_appeal(self, s: AsyncSession, citizen: Citizen, msg: InboundMessage, text: str) -> None:
+        now = self.clock.now()
+        appeal = Appeal(
+            citizen_id=citizen.id, platform=msg.platform, status=Status.DRAFT, text=text,
+            photos=list(msg.photos), created_at=now, updated_at=now, source_message_id=msg.message_id,
+            latitude=msg.location[0] if msg.location else None,
+            longitude=msg.location[1] if msg.location else None,
+        )
+        s.add(appeal)
+        await s.flush()
+        self._record_in(s, appeal, msg, "appeal", text)
+        await repo.add_link(s, msg.platform, msg.chat_id, msg.message_id, appeal.id, "citizen")
+        self._log_event(s, appeal, msg.sender, "created", Status.DRAFT, {})
+        if text:
+            await self._register(s, citizen, appeal, msg)
+        else:
+            what = "Фото" if msg.photos else "Геопозиция"
+            repo.enqueue(
+                s, msg.platform, msg.chat_id, "draft_waiting",
+                _text(texts.DRAFT_WAITING.format(what=what)), appeal_id=appeal.id, link_role="ack", now=now,
+            )
+
+    async def _fill_draft(
+        self, s: AsyncSession, citizen: Citizen, appeal: Appeal, msg: InboundMessage, text: str
+    ) -> None:
+        appeal.photos = [*appeal.photos, *msg.photos]
+        if msg.location is not None:
+            appeal.latitude, appeal.longitude = msg.location
+        if text:
+            appeal.text = f"{appeal.text}\n{text}".strip()
+        self._record_in(s, appeal, msg, "appeal", text)
+        await repo.add_link(s, msg.platform, msg.chat_id, msg.message_id, appeal.id, "citizen")
+        appeal.updated_at = self.clock.now()
+        if appeal.text:
+            await self._register(s, citizen, appeal, msg)
+        elif not msg.media_group:
+            what = "Фото" if msg.photos else "Геопозиция"
+            repo.enqueue(
+                s, msg.platform, msg.chat_id, "draft_waiting",
+                _text(texts.DRAFT_WAITING.format(what=what)), appeal_id=appeal.id, link_role="ack",
+                now=self.clock.now(),
+            )
+
+    async def _register(self, s: AsyncSession, citizen: Citizen, appeal: Appeal, msg: InboundMessage) -> None:
+        """The appeal has words now: classify it, set its deadlines, route it, acknowledge it."""
+        now = self.clock.now()
+        location = (appeal.latitude, appeal.longitude) if appeal.latitude is not None else None
+        result = self.classifier.classify(appeal.text, location=location)  # type: ignore[arg-type]
+        appeal.category = result.category
+        appeal.category_confidence = result.category_confidence
+        appeal.urgent = self.sla.is_urgent(appeal.text)
+        if result.municipality is not None:
+            appeal.municipality = result.municipality
+            appeal.municipality_source = "location" if location and result.municipality_confidence < 1 else "text"
+        appeal.registered_at = now
+        deadlines = self.sla.deadlines(appeal.category, appeal.created_at, urgent=appeal.urgent)
+        appeal.first_answer_due = deadlines.first_answer
+        appeal.resolution_due = deadlines.resolution
+        self._log_event(
+            s, appeal, None, "registered", None,
+            {"category": result.category, "category_confidence": round(result.category_confidence, 3),
+             "municipality": result.municipality,
+             "municipality_confidence": round(result.municipality_confidence, 3), "urgent": appeal.urgent},
+        )
+        category_name = self.config.category(appeal.category).name
+        due = self._describe_due(appeal.first_answer_due)
+        if appeal.municipality is None:
+            self._move(s, appeal, Status.AWAITING_PLACE, "system", "ask_place")
+            body = texts.ack(appeal.id, category_name, None, None, due, ask_place=True)
+            if appeal.urgent:
+                body += "\n\n" + URGENT_NOTE
+            repo.enqueue(
+                s, msg.platform, msg.chat_id, "ack",
+                _text(body, keyboard=self._place_keyboard(appeal.id), reply_to=msg.message_id),
+                appeal_id=appeal.id, link_role="ack", now=now,
+            )
+            return
+        account = await self._route(s, appeal, citizen, "system", confidence=result.category_confidence)
+        place = self.config.municipality(appeal.municipality).short_name
+        body = texts.ack(
+            appeal.id, category_name, place, account.name if account else None, due, to_triage=account is None
+        )
+        if appeal.urgent:
+            body += "\n\n" + URGENT_NOTE
+        repo.enqueue(
+            s, msg.platform, msg.chat_id, "ack", _text(body, reply_to=msg.message_id),
+            appeal_id=appeal.id, link_role="ack", now=now,
+        )
+
+    async def _followup(
+        self, s: AsyncSession, citizen: Citizen, appeal: Appeal, msg: InboundMessage, text: str
+    ) -> None:
+        now = self.clock.now()
+        self._record_in(s, appeal, msg, "followup", text)
+        await repo.add_link(s, msg.platform, msg.chat_id, msg.message_id, appeal.id, "citizen")
+        appeal.photos = [*appeal.photos, *msg.photos]
+        if msg.location is not None and appeal.latitude is None:
+            appeal.latitude, appeal.longitude = msg.location
+        appeal.updated_at = now
+        self._log_event(s, appeal, msg.sender, "followup", None, {"message_id": msg.message_id})
+        # the staff see follow-ups at once; before routing they are folded into the card instead
+        target: tuple[str, str] | None = None
+        if appeal.status in WITH_ACCOUNT and appeal.account_code:
+            target = self._account_chat(appeal.account_code)
+        elif appeal.status == Status.TRIAGE:
+            target = self._triage_chat()
+        if target is not None:
+            self._forward_followup(s, appeal, target, msg, text)
+        await s.flush()
+        if not msg.media_group or await repo.media_group_size(s, appeal.id, msg.media_group) == 1:
+            repo.enqueue(
+                s, msg.platform, msg.chat_id, "followup_ack",
+                _text(texts.FOLLOWUP_ADDED.format(number=appeal.id), reply_to=msg.message_id),
+                appeal_id=appeal.id, link_role="ack", now=now,
+            )
+
+    def _forward_followup(
+        self, s: AsyncSession, appeal: Appeal, target: tuple[str, str], msg: InboundMessage, text: str
+    ) -> None:
+        now = self.clock.now()
+        header = texts.FOLLOWUP_FOR_ACCOUNT.format(number=appeal.id)
+        body = f"{header}\n{texts.esc(text)}" if text else header
+        platform, chat = target
+        if msg.photos:
+            for i, photo in enumerate(msg.photos):
+                repo.enqueue(
+                    s, platform, chat, "followup",
+                    {"type": "photo", "file": photo, "source_platform": msg.platform,
+                     "caption": body if i == 0 else None, "reply_to_role": "card"},
+                    appeal_id=appeal.id, link_role="followup", now=now,
+                )
+        else:
+            repo.enqueue(
+                s, platform, chat, "followup", _text(body, reply_to_role="card"),
+                appeal_id=appeal.id, link_role="followup", now=now,
+            )
+        if msg.location is not None:
+            repo.enqueue(
+                s, platform, chat, "followup",
+                {"type": "location", "lat": msg.location[0], "lon": msg.location[1], "reply_to_role": "card"},
+                appeal_id=appeal.id, link_role="followup", now=now,
+            )
+
+    # --- internals: routing and cards ----------------------------------------------------------
+
+    async def _route(
+        self, s: AsyncSession, appeal: Appeal, citizen: Citizen, who: str, confidence: float = 1.0
+    ) -> Account | None:
+        """Send the appeal to its account, or to triage when unsure. Returns the account or None."""
+        code = self.table.account_for(appeal.category or "other", appeal.municipality)
+        unsure = confidence < self.config.routing.min_confidence
+        if code is None or unsure or self._account_chat(code) is None:
+            self._move(s, appeal, Status.TRIAGE, who, "to_triage",
+                       {"suggested": code, "unsure": unsure})
+            await self._send_triage_card(s, appeal, citizen, None)
+            return None
+        account = self.config.account(code)
+        appeal.account_code = code
+        appeal.routed_at = self.clock.now()
+        self._move(s, appeal, Status.ROUTED, who, "routed", {"account": code})
+        await self._send_card(s, appeal, citizen)
+        return account
+
+    async def _card_text(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, detail: str | None) -> str:
+        head = [f"<b>№{appeal.id}</b>" + (" · 🔥 срочное" if appeal.urgent else "")]
+        if appeal.first_answer_due:
+            head.append(f"⏰ Ответить {self._describe_due(appeal.first_answer_due)}")
+        place = self.config.municipality(appeal.municipality).name if appeal.municipality else "место не указано"
+        category = self.config.category(appeal.category).name if appeal.category else "—"
+        head.append(f"📍 {texts.esc(place)} · {texts.esc(category)}")
+        head.append(f"👤 {texts.esc(citizen.display_name or 'заявитель')}")
+        head.append(texts.card_status_line(appeal.status, detail))
+        words = appeal.text
+        extra = await repo.citizen_texts(s, appeal.id, kinds=("followup",), before=appeal.routed_at)
+        if extra:
+            words += "\n" + "\n".join(f"➕ {t}" for t in extra if t)
+        if len(words) > CARD_TEXT_LIMIT:
+            words = words[:CARD_TEXT_LIMIT] + " …(продолжение ниже)"
+        return "\n".join(head) + "\n\n" + texts.esc(words)
+
+    async def _send_card(self, s: AsyncSession, appeal: Appeal, citizen: Citizen) -> None:
+        chat = self._account_chat(appeal.account_code or "")
+        if chat is None:
+            return
+        platform, chat_id = chat
+        now = self.clock.now()
+        keyboard = Keyboard([[Button(texts.TAKE, f"take:{appeal.id}"), Button(texts.REJECT, f"reject:{appeal.id}")]])
+        repo.enqueue(
+            s, platform, chat_id, "card",
+            _text(await self._card_text(s, appeal, citizen, None), keyboard=keyboard),
+            appeal_id=appeal.id, link_role="card", now=now,
+        )
+        self._attach_media(s, appeal, platform, chat_id)
+
+    def _attach_media(self, s: AsyncSession, appeal: Appeal, platform: str, chat_id: str) -> None:
+        now = self.clock.now()
+        if len(appeal.text) > CARD_TEXT_LIMIT:
+            rest = appeal.text[CARD_TEXT_LIMIT:]
+            repo.enqueue(
+                s, platform, chat_id, "card_more",
+                _text(f"№{appeal.id}, продолжение:\n{texts.esc(rest)}", reply_to_role="card"),
+                appeal_id=appeal.id, link_role="card_part", now=now,
+            )
+        for photo in appeal.photos:
+            repo.enqueue(
+                s, platform, chat_id, "card_photo",
+                {"type": "photo", "file": photo, "source_platform": appeal.platform,
+                 "caption": f"№{appeal.id}", "reply_to_role": "card"},
+                appeal_id=appeal.id, link_role="card_part", now=now,
+            )
+        if appeal.latitude is not None and appeal.longitude is not None:
+            repo.enqueue(
+                s, platform, chat_id, "card_location",
+                {"type": "location", "lat": appeal.latitude, "lon": appeal.longitude, "reply_to_role": "card"},
+                appeal_id=appeal.id, link_role="card_part", now=now,
+            )
+
+    async def _edit_card(
+        self, s: AsyncSession, appeal: Appeal, detail: str | None, chat: tuple[str, str] | None = None
+    ) -> None:
+        """Re-render the card in the account's chat from the state the transaction leaves behind."""
+        chat = chat or (self._account_chat(appeal.account_code) if appeal.account_code else None)
+        if chat is None:
+            return
+        citizen = await s.get(Citizen, appeal.citizen_id)
+        assert citizen is not None
+        keyboard = self._card_keyboard(appeal)
+        repo.enqueue(
+            s, chat[0], chat[1], "card_edit",
+            {"type": "edit", "target_role": "card", "text": await self._card_text(s, appeal, citizen, detail),
+             "keyboard": keyboard.to_payload() if keyboard else None},
+            appeal_id=appeal.id, now=self.clock.now(),
+        )
+
+    def _card_keyboard(self, appeal: Appeal) -> Keyboard | None:
+        if appeal.status in (Status.ROUTED, Status.REOPENED):
+            return Keyboard([[Button(texts.TAKE, f"take:{appeal.id}"), Button(texts.REJECT, f"reject:{appeal.id}")]])
+        if appeal.status in (Status.IN_WORK, Status.ANSWERED):
+            return Keyboard([[Button(texts.REJECT, f"reject:{appeal.id}")]])
+        return None
+
+    async def _triage_card_text(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, detail: str | None) -> str:
+        text = await self._card_text(s, appeal, citizen, detail)
+        return "🧭 <b>Нужен исполнитель</b>\n" + text
+
+    async def _send_triage_card(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, reason: str | None) -> None:
+        chat = self._triage_chat()
+        if chat is None:
+            log.warning("appeal %s needs triage but no triage chat is configured", appeal.id)
+            return
+        platform, chat_id = chat
+        detail = f"причина: {reason}" if reason else None
+        suggestions = self.table.accounts_for_triage(appeal.category or "other", appeal.municipality)
+        buttons = [Button(self.config.account(code).name[:60], f"route:{appeal.id}:{code}") for code in suggestions]
+        keyboard = Keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+        repo.enqueue(
+            s, platform, chat_id, "triage_card",
+            _text(await self._triage_card_text(s, appeal, citizen, detail), keyboard=keyboard),
+            appeal_id=appeal.id, link_role="triage_card", now=self.clock.now(),
+        )
+        for photo in appeal.photos:
+            repo.enqueue(
+                s, platform, chat_id, "card_photo",
+                {"type": "photo", "file": photo, "source_platform": appeal.platform,
+                 "caption": f"№{appeal.id}", "reply_to_role": "triage_card"},
+                appeal_id=appeal.id, link_role="card_part", now=self.clock.now(),
+            )
+
+    async def _appeal_for_account_action(
+        self, s: AsyncSession, act: InboundAction, appeal_id: int
+    ) -> tuple[Appeal | None, str | None]:
+        role = self.chat_role(act.platform, act.chat_id)
+        appeal = await s.get(Appeal, appeal_id)
+        if appeal is None or role.kind != "account" or role.account is None:
+            return None, texts.NOT_YOURS
+        if not await repo.link_matches(s, act.platform, act.chat_id, act.message_id, appeal.id):
+            return None, texts.NOT_YOURS
+        if appeal.account_code != role.account.code:
+            return None, texts.ANSWER_REFUSED_OTHER_ACCOUNT.format(number=appeal.id)
+        return appeal, None
+
+    async def _reject_with_reason(
+        self, s: AsyncSession, appeal: Appeal, role: ChatRole, msg: InboundMessage
+    ) -> str | None:
+        if role.kind != "account" or role.account is None or appeal.account_code != role.account.code:
+            return texts.ANSWER_REFUSED_OTHER_ACCOUNT.format(number=appeal.id)
+        reason = msg.text.strip()
+        if not reason:
+            return texts.REJECT_NO_REASON
+        if not can_move(appeal.status, Status.TRIAGE):
+            return None
+        now = self.clock.now()
+        self._record_in(s, appeal, msg, "reject_reason", reason, author_role="official")
+        account_chat = self._account_chat(role.account.code)
+        self._move(s, appeal, Status.TRIAGE, actor(msg.sender), "rejected",
+                   {"account": appeal.account_code, "reason": reason})
+        appeal.account_code = None
+        await self._edit_card(s, appeal, f"не наша компетенция: {reason[:200]} — передано в ЦУР", account_chat)
+        citizen = await s.get(Citizen, appeal.citizen_id)
+        assert citizen is not None
+        await self._send_triage_card(s, appeal, citizen, reason)
+        repo.enqueue(
+            s, citizen_platform(citizen), citizen.chat_id, "passed_on",
+            _text(texts.passed_to_other(appeal.id)), appeal_id=appeal.id, link_role="ack", now=now,
+        )
+        return None
+
+    async def _answer(self, s: AsyncSession, appeal: Appeal, role: ChatRole, msg: InboundMessage) -> None:
+        now = self.clock.now()
+        text = msg.text.strip()
+        author_role = "official" if role.kind == "account" else "operator"
+        self._record_in(s, appeal, msg, "answer", text, author_role=author_role)
+        if appeal.first_answered_at is None:
+            appeal.first_answered_at = now
+        self._move(s, appeal, Status.ANSWERED, actor(msg.sender), "answered")
+        citizen = await s.get(Citizen, appeal.citizen_id)
+        assert citizen is not None
+        who = role.account.name if role.account else "Центр управления регионом"
+        keyboard = Keyboard([[Button(texts.RATE_SOLVED, f"rate:{appeal.id}:yes"),
+                              Button(texts.RATE_NOT_SOLVED, f"rate:{appeal.id}:no")]])
+        platform = citizen_platform(citizen)
+        body = texts.answer_to_citizen(appeal.id, who, text)
+        for photo in msg.photos:
+            repo.enqueue(
+                s, platform, citizen.chat_id, "answer_photo",
+                {"type": "photo", "file": photo, "source_platform": msg.platform, "caption": f"№{appeal.id}",
+                 "reply_to": appeal.source_message_id, "allow_missing_reply": True},
+                appeal_id=appeal.id, link_role="answer", now=now,
+            )
+        repo.enqueue(
+            s, platform, citizen.chat_id, "answer",
+            _text(body + "\n\n" + texts.rate_prompt(), keyboard=keyboard, reply_to=appeal.source_message_id),
+            appeal_id=appeal.id, link_role="answer", now=now,
+        )
+        await self._edit_card(s, appeal, f"ответ отправлен ({msg.sender.name})")
+
+    # --- internals: history --------------------------------------------------------------------
+
+    def _record_in(
+        self, s: AsyncSession, appeal: Appeal, msg: InboundMessage, kind: str, text: str,
+        author_role: str = "citizen",
+    ) -> None:
+        s.add(AppealMessage(
+            appeal_id=appeal.id, direction="in", author_role=author_role, kind=kind, platform=msg.platform,
+            chat_id=msg.chat_id, message_id=msg.message_id, author_id=msg.sender.user_id,
+            author_name=msg.sender.name, text=text, photos=list(msg.photos),
+            latitude=msg.location[0] if msg.location else None,
+            longitude=msg.location[1] if msg.location else None, created_at=self.clock.now(),
+            media_group=msg.media_group,
+        ))
+
+    def _move(
+        self, s: AsyncSession, appeal: Appeal, target: Status, who: str, action: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        if not can_move(appeal.status, target):
+            raise ValueError(f"appeal {appeal.id}: {appeal.status} -> {target} is not allowed")
+        s.add(AppealEvent(
+            appeal_id=appeal.id, at=self.clock.now(), actor=who, action=action, from_status=appeal.status,
+            to_status=target.value, detail=detail or {},
+        ))
+        appeal.status = target.value
+        appeal.updated_at = self.clock.now()
+
+    def _log_event(
+        self, s: AsyncSession, appeal: Appeal, sender: Sender | None, action: str, to_status: str | None,
+        detail: dict[str, Any],
+    ) -> None:
+        s.add(AppealEvent(
+            appeal_id=appeal.id, at=self.clock.now(), actor=actor(sender) if sender else "system", action=action,
+            from_status=None, to_status=to_status, detail=detail,
+        ))
+
+    # --- internals: presentation ---------------------------------------------------------------
+
+    def _municipality_codes(self) -> set[str]:
+        return {m.code for m in self.config.municipalities}
+
+    def _place_keyboard(self, appeal_id: int) -> Keyboard:
+        buttons = [Button(m.short_name, f"place:{appeal_id}:{m.code}") for m in self.config.municipalities]
+        return Keyboard([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+
+    def _describe_due(self, due: datetime | None) -> str | None:
+        if due is None:
+            return None
+        from routing.sla import describe_deadline
+
+        return describe_deadline(due, self.clock.now(), self.tz)
+
+    def _appeal_line(self, appeal: Appeal, *, for_staff: bool = False) -> str:
+        local = appeal.created_at.astimezone(self.tz)
+        category = self.config.category(appeal.category).name if appeal.category else "без темы"
+        status = texts.STATUS_NAMES.get(appeal.status, appeal.status)
+        if for_staff:
+            due = self._describe_due(appeal.first_answer_due) or ""
+            place = self.config.municipality(appeal.municipality).short_name if appeal.municipality else "?"
+            return f"№{appeal.id} · {due} · {texts.esc(category)} · {texts.esc(place)} — {status}"
+        return f"№{appeal.id} от {local:%d.%m.%Y} · {texts.esc(category)} — {status}"
+
+    async def _reply_only(self, msg: InboundMessage, purpose: str, body: str) -> None:
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, msg.platform, msg.key, self.clock.now()):
+                return
+            repo.enqueue(s, msg.platform, msg.chat_id, purpose, _text(body), now=self.clock.now())
+        self.notify()
+
+
+URGENT_NOTE = (
+    "⚠️ Если есть угроза жизни или здоровью (запах газа, оборванные провода, пожар), "
+    "звоните сразу <b>112</b>."
+)
+
+
+def _chat_of(holder: Any, platform: str) -> str | None:
+    value = getattr(holder, "telegram_chat" if platform == "tg" else "vk_peer", None)
+    return None if value is None else str(value)
+
+
+def citizen_platform(citizen: Citizen) -> str:
+    return citizen.platform
+
+
+def _text(
+    body: str,
+    *,
+    keyboard: Keyboard | None = None,
+    reply_to: str | None = None,
+    reply_to_role: str | None = None,
+    force_reply: bool = False,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"type": "text", "text": body}
+    if keyboard is not None:
+        payload["keyboard"] = keyboard.to_payload()
+    if reply_to is not None:
+        payload["reply_to"] = reply_to
+        payload["allow_missing_reply"] = True
+    if reply_to_role is not None:
+        payload["reply_to_role"] = reply_to_role
+    if force_reply:
+        payload["force_reply"] = True
+    return payload

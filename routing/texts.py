@@ -1,0 +1,170 @@
+"""Every Russian text the bot says, in one place. Texts are Telegram-flavoured HTML; user text is
+always passed through `esc` (other platforms strip the tags)."""
+from __future__ import annotations
+
+from html import escape
+
+STATUS_NAMES = {
+    "draft": "ждём описание",
+    "awaiting_place": "уточняем место",
+    "triage": "выбираем исполнителя",
+    "routed": "передано исполнителю",
+    "in_work": "в работе",
+    "answered": "дан ответ",
+    "reopened": "снова открыто",
+    "resolved": "решено",
+    "closed": "закрыто",
+}
+
+
+def esc(text: str) -> str:
+    return escape(text, quote=False)
+
+
+GREETING = (
+    "Здравствуйте! Это «Отклик» — бот центра управления регионом.\n\n"
+    "Напишите, что случилось и где: яма на дороге, нет горячей воды, не вывозят мусор, "
+    "не пришёл автобус. Можно приложить фото и геопозицию. Мы передадим обращение "
+    "тем, кто за это отвечает, и пришлём их ответ сюда.\n\n"
+    "<b>О персональных данных.</b> Мы храним ваше имя в мессенджере, идентификатор чата, "
+    "тексты, фото и геопозицию ваших обращений, чтобы передать их ответственным органам власти "
+    "и сообщить вам ответ (Федеральный закон № 152-ФЗ «О персональных данных»). "
+    "Данные видят только сотрудники органов, которым направлено обращение, и операторы центра. "
+    "Отправляя сообщение, вы соглашаетесь на такую обработку."
+)
+
+HELP = (
+    "Как пользоваться:\n"
+    "• опишите проблему и адрес одним сообщением, можно с фото или геопозицией;\n"
+    "• пока обращение открыто, новые сообщения добавляются к нему;\n"
+    "/new — подать новое, отдельное обращение\n"
+    "/my — ваши обращения и их статус"
+)
+
+UNSUPPORTED = (
+    "Извините, такие сообщения бот пока не принимает ({what}). "
+    "Напишите, пожалуйста, текстом; можно приложить фото или геопозицию."
+)
+UNSUPPORTED_NAMES = {
+    "sticker": "стикер",
+    "voice": "голосовое сообщение",
+    "video_note": "видеосообщение",
+    "video": "видео",
+    "audio": "аудио",
+    "document": "файл",
+    "animation": "анимация",
+    "contact": "контакт",
+    "poll": "опрос",
+    "other": "этот тип сообщения",
+}
+
+EMPTY_TEXT = "Сообщение пустое. Опишите, пожалуйста, проблему и адрес словами."
+DRAFT_WAITING = (
+    "{what} получено. Опишите, пожалуйста, проблему и адрес одним сообщением — "
+    "после этого обращение будет зарегистрировано."
+)
+NEW_APPEAL_MODE = "Хорошо. Опишите новую проблему и адрес одним сообщением — это будет отдельное обращение."
+FOLLOWUP_ADDED = "Добавили к обращению №{number}. Чтобы подать отдельное обращение, отправьте /new."
+ASK_PLACE = "Уточните, пожалуйста, где это: выберите округ или город."
+PLACE_CHOSEN = "Спасибо! Место: {place}."
+NO_APPEALS = "У вас пока нет обращений. Опишите проблему одним сообщением — мы передадим её ответственным."
+MY_HEADER = "Ваши обращения:"
+ALREADY_RATED = "Оценка уже учтена."
+NOT_YOURS = "Это действие недоступно."
+STALE_BUTTON = "Эта кнопка уже не действует."
+
+
+def ack(
+    number: int,
+    category: str | None,
+    place: str | None,
+    account: str | None,
+    deadline: str | None,
+    *,
+    to_triage: bool = False,
+    ask_place: bool = False,
+) -> str:
+    lines = [f"<b>Обращение №{number} принято.</b>"]
+    topic = " · ".join(esc(p) for p in (category, place) if p)
+    if topic:
+        lines.append(f"Тема: {topic}")
+    if account:
+        lines.append(f"Передали в: {esc(account)}")
+    elif to_triage:
+        lines.append("Передали операторам центра: они выберут ответственный орган.")
+    if deadline:
+        lines.append(f"Ответ придёт сюда {deadline}.")
+    if ask_place:
+        lines.append("")
+        lines.append(ASK_PLACE)
+    return "\n".join(lines)
+
+
+def routed_after_place(number: int, account: str | None, deadline: str | None) -> str:
+    if account:
+        text = f"Обращение №{number} передали в: {esc(account)}."
+    else:
+        text = f"Обращение №{number} передали операторам центра: они выберут ответственный орган."
+    if deadline:
+        text += f"\nОтвет придёт сюда {deadline}."
+    return text
+
+
+def taken_in_work(number: int, account: str) -> str:
+    return f"Обращение №{number} взято в работу: {esc(account)}."
+
+
+def passed_to_other(number: int) -> str:
+    return f"Обращение №{number} передаётся другому исполнителю. Мы сообщим, кому."
+
+
+def rerouted(number: int, account: str) -> str:
+    return f"Обращение №{number} передали в: {esc(account)}."
+
+
+def answer_to_citizen(number: int, account: str, text: str) -> str:
+    head = f"<b>Ответ по обращению №{number}</b>\nОт: {esc(account)}"
+    return f"{head}\n\n{esc(text)}" if text else head
+
+
+def rate_prompt() -> str:
+    return "Проблема решена?"
+
+
+RATE_SOLVED = "Решено"
+RATE_NOT_SOLVED = "Не решено"
+THANKS_SOLVED = "Спасибо за оценку! Обращение №{number} закрыто."
+REOPENED_CITIZEN = (
+    "Обращение №{number} снова открыто и возвращено исполнителю. "
+    "Можете дописать подробности — они добавятся к обращению."
+)
+
+
+# --- officials' side ---------------------------------------------------------------------------
+
+TAKE = "Взять в работу"
+REJECT = "Не наша компетенция"
+REJECT_PROMPT = (
+    "№{number}: укажите, пожалуйста, причину, по которой обращение не ваше — "
+    "<b>ответом на это сообщение</b>. После этого оно уйдёт операторам центра."
+)
+REJECT_NO_REASON = "Напишите причину словами — ответом на сообщение бота."
+REOPENED_ACCOUNT = (
+    "⚠️ №{number}: заявитель отметил, что проблема <b>не решена</b>. Обращение снова открыто — "
+    "ответьте на карточку."
+)
+FOLLOWUP_FOR_ACCOUNT = "➕ Дополнение к обращению №{number}:"
+ANSWER_REFUSED_NOT_MEMBER = "Отвечать на обращения могут только участники чата исполнителя."
+ANSWER_REFUSED_OTHER_ACCOUNT = "Обращение №{number} передано другому исполнителю — ответ не отправлен."
+ANSWER_REFUSED_CLOSED = "Обращение №{number} уже закрыто — ответ не отправлен."
+TOAST_TAKEN = "Взято в работу"
+TOAST_REJECT = "Укажите причину ответом на сообщение бота"
+TOAST_ROUTED = "Направлено"
+OPEN_EMPTY = "Открытых обращений нет."
+OPEN_HEADER = "Открытые обращения ({count}), первыми — с ближайшим сроком:"
+TRIAGE_HEADER = "Ждут выбора исполнителя ({count}):"
+
+
+def card_status_line(status: str, detail: str | None = None) -> str:
+    name = STATUS_NAMES.get(status, status)
+    return f"Статус: <b>{esc(name)}</b>" + (f" — {esc(detail)}" if detail else "")
