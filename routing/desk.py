@@ -105,6 +105,13 @@ class AppealDesk:
     async def citizen_help(self, msg: InboundMessage) -> None:
         await self._reply_only(msg, "help", texts.HELP)
 
+    async def citizen_edited(self, msg: InboundMessage) -> None:
+        await self._reply_only(msg, "edited", texts.EDITED, reply_to=msg.message_id)
+
+    async def refuse(self, msg: InboundMessage, reason: str) -> None:
+        """Tell the sender, in their chat, why their message was not acted on."""
+        await self._reply_only(msg, "refusal", reason, reply_to=msg.message_id)
+
     async def citizen_new(self, msg: InboundMessage) -> None:
         async with self.db.transaction() as s:
             if not await repo.mark_processed(s, msg.platform, msg.key, self.clock.now()):
@@ -819,11 +826,11 @@ class AppealDesk:
             return f"№{appeal.id} · {due} · {texts.esc(category)} · {texts.esc(place)} — {status}"
         return f"№{appeal.id} от {local:%d.%m.%Y} · {texts.esc(category)} — {status}"
 
-    async def _reply_only(self, msg: InboundMessage, purpose: str, body: str) -> None:
+    async def _reply_only(self, msg: InboundMessage, purpose: str, body: str, reply_to: str | None = None) -> None:
         async with self.db.transaction() as s:
             if not await repo.mark_processed(s, msg.platform, msg.key, self.clock.now()):
                 return
-            repo.enqueue(s, msg.platform, msg.chat_id, purpose, _text(body), now=self.clock.now())
+            repo.enqueue(s, msg.platform, msg.chat_id, purpose, _text(body, reply_to=reply_to), now=self.clock.now())
         self.notify()
 
 

@@ -1,0 +1,282 @@
+"""The outbox sender: delivers what the lifecycle queued, in order per chat, concurrently across
+chats, retrying what may pass and recording what can't. The database row is the truth: a crash
+leaves the row pending (or claimed with an expiring lease) and it is delivered after restart."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select, update
+
+from routing.clock import Clock
+from storage import repository as repo
+from storage.db import Database
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    pass
+
+
+class TransientError(DeliveryError):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentError(DeliveryError):
+    pass
+
+
+@dataclass
+class Outgoing:
+    """An outbox row as a transport sees it, with symbolic references already resolved."""
+
+    id: int
+    platform: str
+    chat_id: str
+    payload: dict[str, Any]
+    appeal_id: int | None
+    reply_to: str | None = None
+    target_message_id: str | None = None
+
+
+class Transport(Protocol):
+    async def deliver(self, item: Outgoing) -> list[str]:
+        """Send one outbox item; return the platform ids of the messages it produced."""
+        ...
+
+
+@dataclass
+class OutboxStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    by_purpose: dict[str, int] = field(default_factory=dict)
+
+
+class Outbox:
+    def __init__(
+        self,
+        db: Database,
+        transports: Mapping[str, Transport],
+        clock: Clock,
+        *,
+        batch_size: int = 500,
+        chat_concurrency: int = 64,
+        lease: timedelta = timedelta(seconds=120),
+        max_attempts: int = 15,
+        idle_poll: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.transports = transports
+        self.clock = clock
+        self.batch_size = batch_size
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.idle_poll = idle_poll
+        self.stats = OutboxStats()
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(chat_concurrency)
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        await self.release_stale_claims()
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                handled = await self.deliver_due()
+            except Exception:  # the loop must survive a database hiccup; the rows are still there
+                log.exception("outbox round failed")
+                handled = 0
+            if handled == 0 and not self._stopping:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll)
+                except TimeoutError:
+                    pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def release_stale_claims(self) -> None:
+        """At start: claims whose lease ran out were in flight when a process died; retry them."""
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "sending", OutboxMessage.claimed_until < self.clock.now())
+                .values(status="pending", claimed_until=None)
+            )
+
+    async def deliver_due(self) -> int:
+        """One round: claim what is due, deliver per chat. Returns how many rows were attempted."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            rows = (
+                await s.execute(
+                    select(OutboxMessage)
+                    .where(
+                        or_(
+                            OutboxMessage.status == "pending",
+                            (OutboxMessage.status == "sending") & (OutboxMessage.claimed_until < now),
+                        )
+                    )
+                    .order_by(OutboxMessage.id)
+                    .limit(self.batch_size)
+                )
+            ).scalars().all()
+            per_chat: OrderedDict[tuple[str, str], list[OutboxMessage]] = OrderedDict()
+            blocked: set[tuple[str, str]] = set()
+            for row in rows:
+                chat = (row.platform, row.chat_id)
+                # a row waiting for its retry holds back the rest of its chat: order matters
+                if chat in blocked or row.not_before > now:
+                    blocked.add(chat)
+                    continue
+                per_chat.setdefault(chat, []).append(row)
+            ids = [row.id for chat_rows in per_chat.values() for row in chat_rows]
+            if not ids:
+                return 0
+            claimed = set(
+                (
+                    await s.execute(
+                        update(OutboxMessage)
+                        .where(
+                            OutboxMessage.id.in_(ids),
+                            or_(
+                                OutboxMessage.status == "pending",
+                                (OutboxMessage.status == "sending") & (OutboxMessage.claimed_until < now),
+                            ),
+                        )
+                        .values(status="sending", claimed_until=now + self.lease)
+                        .returning(OutboxMessage.id)
+                    )
+                ).scalars()
+            )
+            work = [
+                [_snapshot(r) for r in chat_rows if r.id in claimed]
+                for chat_rows in per_chat.values()
+            ]
+        await asyncio.gather(*(self._deliver_chat(items) for items in work if items))
+        return len(claimed)
+
+    async def _deliver_chat(self, items: list[dict[str, Any]]) -> None:
+        async with self._slots:
+            for index, item in enumerate(items):
+                ok = await self._deliver_one(item)
+                if not ok:
+                    # keep the chat's order: release the rest so they go after the retried one
+                    await self._release([i["id"] for i in items[index + 1 :]])
+                    return
+
+    async def _deliver_one(self, item: dict[str, Any]) -> bool:
+        transport = self.transports.get(item["platform"])
+        payload = item["payload"]
+        if transport is None:
+            await self._finish(item, error=f"no transport for platform {item['platform']!r}")
+            return True
+        outgoing = Outgoing(
+            id=item["id"], platform=item["platform"], chat_id=item["chat_id"], payload=payload,
+            appeal_id=item["appeal_id"],
+        )
+        try:
+            await self._resolve(outgoing)
+            message_ids = await transport.deliver(outgoing)
+        except TransientError as exc:
+            attempts = item["attempts"] + 1
+            if attempts >= self.max_attempts:
+                await self._finish(item, error=f"gave up after {attempts} attempts: {exc}")
+                return True
+            delay = exc.retry_after if exc.retry_after is not None else min(300.0, 0.5 * 2 ** (attempts - 1))
+            self.stats.retried += 1
+            log.warning("outbox %s: retry in %.1fs (%s)", item["id"], delay, exc)
+            async with self.db.transaction() as s:
+                await s.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == item["id"])
+                    .values(status="pending", attempts=attempts, claimed_until=None, error=str(exc)[:500],
+                            not_before=self.clock.now() + timedelta(seconds=delay))
+                )
+            return False
+        except PermanentError as exc:
+            log.warning("outbox %s (%s): not deliverable: %s", item["id"], item["purpose"], exc)
+            await self._finish(item, error=str(exc))
+            return True
+        await self._finish(item, message_ids=message_ids)
+        return True
+
+    async def _resolve(self, outgoing: Outgoing) -> None:
+        payload = outgoing.payload
+        outgoing.reply_to = payload.get("reply_to")
+        outgoing.target_message_id = payload.get("message_id")
+        role = payload.get("reply_to_role")
+        target_role = payload.get("target_role")
+        if (role or target_role) and outgoing.appeal_id is not None:
+            async with self.db.transaction() as s:
+                if role:
+                    found = await repo.link_of_role(s, outgoing.appeal_id, outgoing.chat_id, role)
+                    outgoing.reply_to = found.message_id if found else None
+                if target_role:
+                    found = await repo.link_of_role(s, outgoing.appeal_id, outgoing.chat_id, target_role)
+                    if found is None:
+                        raise PermanentError(f"no {target_role} message of appeal {outgoing.appeal_id} to edit")
+                    outgoing.target_message_id = found.message_id
+
+    async def _finish(
+        self, item: dict[str, Any], *, message_ids: list[str] | None = None, error: str | None = None
+    ) -> None:
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == item["id"])
+                .values(
+                    status="failed" if error else "sent",
+                    sent_at=None if error else now,
+                    sent_message_ids=message_ids,
+                    error=error[:1000] if error else None,
+                    claimed_until=None,
+                )
+            )
+            link_role = item["payload"].get("link_role")
+            if message_ids and link_role and item["appeal_id"] is not None:
+                for message_id in message_ids:
+                    await repo.add_link(s, item["platform"], item["chat_id"], message_id, item["appeal_id"], link_role)
+        if error:
+            self.stats.failed += 1
+        else:
+            self.stats.sent += 1
+            self.stats.by_purpose[item["purpose"]] = self.stats.by_purpose.get(item["purpose"], 0) + 1
+
+    async def _release(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(status="pending", claimed_until=None)
+            )
+
+    async def pending_count(self) -> int:
+        async with self.db.transaction() as s:
+            rows = await s.execute(
+                select(OutboxMessage.id).where(OutboxMessage.status.in_(("pending", "sending")))
+            )
+            return len(rows.all())
+
+
+def _snapshot(row: OutboxMessage) -> dict[str, Any]:
+    # plain data: the session closes before delivery starts
+    return {
+        "id": row.id, "platform": row.platform, "chat_id": row.chat_id, "payload": dict(row.payload),
+        "appeal_id": row.appeal_id, "attempts": row.attempts, "purpose": row.purpose,
+    }

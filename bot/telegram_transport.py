@@ -1,0 +1,198 @@
+"""Delivers outbox items through the Telegram Bot API with aiogram, and maps its errors to
+'try again' or 'give up'."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from html import unescape
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+
+from bot.outbox import Outgoing, PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+_TAG = re.compile(r"<[^>]+>")
+
+
+def visible_length(html: str) -> int:
+    """Length as Telegram counts it: after the markup is parsed."""
+    return len(unescape(_TAG.sub("", html)))
+
+
+def strip_html(html: str) -> str:
+    return unescape(_TAG.sub("", html))
+
+
+def split_html(html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split at line breaks (then spaces, then anywhere) so that no piece exceeds the limit and
+    no tag or entity is cut. Tags in our texts never span lines, so lines are safe units."""
+    pieces: list[str] = []
+    current = ""
+    for line in html.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if visible_length(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+            current = ""
+        while visible_length(line) > limit:
+            cut = _cut_point(line, limit)
+            pieces.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        current = line
+    if current or not pieces:
+        pieces.append(current)
+    return pieces
+
+
+def _cut_point(line: str, limit: int) -> int:
+    # walk the raw text counting visible characters; never stop inside a tag or an entity
+    visible = 0
+    last_space = -1
+    i = 0
+    while i < len(line) and visible < limit:
+        char = line[i]
+        if char == "<":
+            i = line.index(">", i) + 1
+            continue
+        if char == "&":
+            end = line.find(";", i)
+            i = end + 1 if end != -1 and end - i <= 10 else i + 1
+            visible += 1
+            continue
+        if char == " ":
+            last_space = i
+        visible += 1
+        i += 1
+    return last_space if last_space > len(line) // 4 else i
+
+
+def keyboard_markup(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=t, callback_data=a) for t, a in row] for row in rows]
+    )
+
+
+class TelegramTransport:
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def deliver(self, item: Outgoing) -> list[str]:
+        try:
+            return await self._deliver(item)
+        except TelegramRetryAfter as exc:
+            raise TransientError("429 Too Many Requests", retry_after=float(exc.retry_after)) from exc
+        except (TelegramServerError, TelegramNetworkError, asyncio.TimeoutError) as exc:
+            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+        except TelegramMigrateToChat as exc:
+            raise PermanentError(f"chat migrated to {exc.migrate_to_chat_id}; update the config") from exc
+        except (TelegramForbiddenError, TelegramNotFound, TelegramUnauthorizedError) as exc:
+            raise PermanentError(f"{type(exc).__name__}: {exc.message}") from exc
+        except TelegramBadRequest as exc:
+            if "message is not modified" in exc.message:
+                return []
+            raise PermanentError(f"bad request: {exc.message}") from exc
+
+    async def _deliver(self, item: Outgoing) -> list[str]:
+        p = item.payload
+        kind = p["type"]
+        chat = int(item.chat_id)
+        reply = self._reply(item)
+        if kind == "text":
+            return await self._send_text(chat, p["text"], p.get("keyboard"), reply, p.get("force_reply", False))
+        if kind == "photo":
+            caption = p.get("caption") or None
+            long_caption = caption is not None and visible_length(caption) > CAPTION_LIMIT
+            sent = await self.bot.send_photo(
+                chat, p["file"], caption=None if long_caption else caption, parse_mode="HTML",
+                reply_parameters=reply,
+            )
+            ids = [str(sent.message_id)]
+            if long_caption and caption:
+                ids += await self._send_text(chat, caption, None, _reply_to(sent.message_id), False)
+            return ids
+        if kind == "location":
+            sent = await self.bot.send_location(chat, latitude=p["lat"], longitude=p["lon"], reply_parameters=reply)
+            return [str(sent.message_id)]
+        if kind == "edit":
+            if item.target_message_id is None:
+                raise PermanentError("edit without a target message")
+            text = p["text"]
+            if visible_length(text) > MESSAGE_LIMIT:
+                text = split_html(text)[0]
+            await self._with_plain_fallback(
+                lambda parse_mode, body: self.bot.edit_message_text(
+                    text=body, chat_id=chat, message_id=int(item.target_message_id or 0), parse_mode=parse_mode,
+                    reply_markup=keyboard_markup(p.get("keyboard")),
+                ),
+                text,
+            )
+            return []
+        if kind == "edit_keyboard":
+            if item.target_message_id is None:
+                raise PermanentError("edit without a target message")
+            await self.bot.edit_message_reply_markup(
+                chat_id=chat, message_id=int(item.target_message_id),
+                reply_markup=keyboard_markup(p.get("keyboard")),
+            )
+            return []
+        raise PermanentError(f"unknown outbox item type {kind!r}")
+
+    async def _send_text(
+        self, chat: int, html: str, keyboard: Any, reply: ReplyParameters | None, force_reply: bool
+    ) -> list[str]:
+        pieces = split_html(html)
+        ids: list[str] = []
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            markup: Any = None
+            if last:
+                markup = ForceReply(selective=True) if force_reply else keyboard_markup(keyboard)
+            sent = await self._with_plain_fallback(
+                lambda parse_mode, body, markup=markup, index=index: self.bot.send_message(
+                    chat, body, parse_mode=parse_mode, reply_markup=markup,
+                    reply_parameters=reply if index == 0 else None,
+                ),
+                piece,
+            )
+            ids.append(str(sent.message_id))
+        return ids
+
+    async def _with_plain_fallback(self, call: Any, html: str) -> Any:
+        try:
+            return await call("HTML", html)
+        except TelegramBadRequest as exc:
+            # never lose a message to a markup mistake: send it as plain text instead
+            if "can't parse entities" not in exc.message:
+                raise
+            log.error("Telegram refused our HTML (%s); sending as plain text", exc.message)
+            return await call(None, strip_html(html))
+
+    @staticmethod
+    def _reply(item: Outgoing) -> ReplyParameters | None:
+        if item.reply_to is None:
+            return None
+        return ReplyParameters(message_id=int(item.reply_to), allow_sending_without_reply=True)
+
+
+def _reply_to(message_id: int) -> ReplyParameters:
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)

@@ -1,0 +1,70 @@
+"""Citizens' private chats with the bot."""
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, Message
+
+from handlers.telegram.convert import parse_action, to_action, to_inbound
+from routing import texts
+from routing.desk import AppealDesk
+
+
+def citizen_router() -> Router:
+    router = Router(name="telegram-citizen")
+    router.message.filter(F.chat.type == "private")
+    router.edited_message.filter(F.chat.type == "private")
+    router.callback_query.filter(F.message.chat.type == "private")
+
+    @router.message(CommandStart())
+    async def start(message: Message, desk: AppealDesk) -> None:
+        await desk.citizen_start(to_inbound(message))
+
+    @router.message(Command("help"))
+    async def help_(message: Message, desk: AppealDesk) -> None:
+        await desk.citizen_help(to_inbound(message))
+
+    @router.message(Command("new"))
+    async def new(message: Message, desk: AppealDesk) -> None:
+        await desk.citizen_new(to_inbound(message))
+
+    @router.message(Command("my"))
+    async def my(message: Message, desk: AppealDesk) -> None:
+        await desk.citizen_list(to_inbound(message))
+
+    @router.message()
+    async def any_message(message: Message, desk: AppealDesk) -> None:
+        if message.from_user is None or message.from_user.is_bot:
+            return
+        await desk.citizen_message(to_inbound(message))
+
+    @router.edited_message()
+    async def edited(message: Message, desk: AppealDesk) -> None:
+        await desk.citizen_edited(to_inbound(message, key=f"edit:{message.chat.id}:{message.message_id}:"
+                                                        f"{message.edit_date or 0}"))
+
+    @router.callback_query(F.data.startswith("place:"))
+    async def place(query: CallbackQuery, desk: AppealDesk) -> None:
+        action = to_action(query)
+        parsed = parse_action(query.data or "", "place", 2)
+        if action is None or parsed is None:
+            await query.answer(texts.STALE_BUTTON)
+            return
+        result = await desk.choose_municipality(action, int(parsed[0]), parsed[1])
+        await query.answer(result.toast, show_alert=result.alert)
+
+    @router.callback_query(F.data.startswith("rate:"))
+    async def rate(query: CallbackQuery, desk: AppealDesk) -> None:
+        action = to_action(query)
+        parsed = parse_action(query.data or "", "rate", 2)
+        if action is None or parsed is None or parsed[1] not in ("yes", "no"):
+            await query.answer(texts.STALE_BUTTON)
+            return
+        result = await desk.rate(action, int(parsed[0]), parsed[1] == "yes")
+        await query.answer(result.toast, show_alert=result.alert)
+
+    @router.callback_query()
+    async def unknown(query: CallbackQuery) -> None:
+        await query.answer(texts.STALE_BUTTON)
+
+    return router

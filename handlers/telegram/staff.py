@@ -1,0 +1,115 @@
+"""Account, triage and supervisors' group chats."""
+from __future__ import annotations
+
+import logging
+import time
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatMemberStatus
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
+
+from handlers.telegram.convert import parse_action, to_action, to_inbound
+from routing import texts
+from routing.desk import AppealDesk
+
+log = logging.getLogger(__name__)
+GROUPS = ("group", "supergroup")
+
+
+class MembershipCheck:
+    """Only members of a chat act in it. Asked of Telegram, remembered for a minute."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self._cache: dict[tuple[int, int], tuple[float, bool]] = {}
+
+    async def is_member(self, bot: Bot, chat_id: int, user_id: int) -> bool:
+        now = time.monotonic()
+        cached = self._cache.get((chat_id, user_id))
+        if cached and now - cached[0] < self.ttl:
+            return cached[1]
+        try:
+            member = await bot.get_chat_member(chat_id, user_id)
+        except Exception:  # when Telegram can't say, refuse rather than let a stranger act
+            log.warning("getChatMember failed for chat %s", chat_id, exc_info=True)
+            return False
+        status = member.status
+        ok = status in (ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER) or (
+            status == ChatMemberStatus.RESTRICTED and bool(getattr(member, "is_member", False))
+        )
+        self._cache[(chat_id, user_id)] = (now, ok)
+        return ok
+
+
+def staff_router(membership: MembershipCheck) -> Router:
+    router = Router(name="telegram-staff")
+    router.message.filter(F.chat.type.in_(GROUPS))
+    router.callback_query.filter(F.message.chat.type.in_(GROUPS))
+
+    @router.message(Command("open"))
+    async def open_list(message: Message, desk: AppealDesk) -> None:
+        await desk.open_list(to_inbound(message))
+
+    @router.message(F.reply_to_message)
+    async def reply(message: Message, desk: AppealDesk, bot: Bot) -> None:
+        user = message.from_user
+        if user is None or user.is_bot or message.sender_chat is not None:
+            return  # channels and anonymous admins can't be held to account for an answer
+        if desk.chat_role("tg", str(message.chat.id)).kind == "unknown":
+            return
+        inbound = to_inbound(message)
+        if not await membership.is_member(bot, message.chat.id, user.id):
+            await desk.refuse(inbound, texts.ANSWER_REFUSED_NOT_MEMBER)
+            return
+        await desk.staff_message(inbound)
+
+    async def act(query: CallbackQuery, bot: Bot) -> bool:
+        if query.message is None or not await membership.is_member(bot, query.message.chat.id, query.from_user.id):
+            await query.answer(texts.ANSWER_REFUSED_NOT_MEMBER, show_alert=True)
+            return False
+        return True
+
+    @router.callback_query(F.data.startswith("take:"))
+    async def take(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
+        action, parsed = to_action(query), parse_action(query.data or "", "take", 1)
+        if action is None or parsed is None:
+            await query.answer(texts.STALE_BUTTON)
+            return
+        if await act(query, bot):
+            result = await desk.take(action, int(parsed[0]))
+            await query.answer(result.toast, show_alert=result.alert)
+
+    @router.callback_query(F.data.startswith("reject:"))
+    async def reject(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
+        action, parsed = to_action(query), parse_action(query.data or "", "reject", 1)
+        if action is None or parsed is None:
+            await query.answer(texts.STALE_BUTTON)
+            return
+        if await act(query, bot):
+            result = await desk.reject(action, int(parsed[0]))
+            await query.answer(result.toast, show_alert=result.alert)
+
+    @router.callback_query(F.data.startswith("route:"))
+    async def route(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
+        action, parsed = to_action(query), parse_action(query.data or "", "route", 2)
+        if action is None or parsed is None:
+            await query.answer(texts.STALE_BUTTON)
+            return
+        if await act(query, bot):
+            result = await desk.route_from_triage(action, int(parsed[0]), parsed[1])
+            await query.answer(result.toast, show_alert=result.alert)
+
+    @router.callback_query()
+    async def unknown(query: CallbackQuery) -> None:
+        await query.answer(texts.STALE_BUTTON)
+
+    @router.my_chat_member(F.chat.type.in_(GROUPS))
+    async def added(event: ChatMemberUpdated, desk: AppealDesk, bot: Bot) -> None:
+        # a bot added to a group nobody configured would leak appeals' data into it: leave
+        joined = event.new_chat_member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR)
+        if joined and desk.chat_role("tg", str(event.chat.id)).kind == "unknown":
+            log.warning("added to unconfigured chat %s; leaving", event.chat.id)
+            await bot.leave_chat(event.chat.id)
+
+    return router
