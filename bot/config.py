@@ -1,0 +1,689 @@
+"""Otklik's configuration: the YAML file a regional admin edits, validated at start-up.
+
+`load_config(path)` reads the YAML, validates it with pydantic and cross-checks the codes, and on
+any problem raises `ConfigError` whose message names the file, the key path and the line.
+Secrets never live in the file: `Environment.from_env()` reads them from the environment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from routing.calendar import CalendarConfig
+from routing.sla import SlaConfig
+from routing.table import TRIAGE, RoutingTable
+
+__all__ = [
+    "Account",
+    "CalendarConfig",
+    "Category",
+    "ChatRef",
+    "ClassifierConfig",
+    "ConfigError",
+    "ConfigProblem",
+    "DEFAULT_DATABASE_URL",
+    "Environment",
+    "Municipality",
+    "OtklikConfig",
+    "Region",
+    "RoutingConfig",
+    "RoutingRule",
+    "SlaConfig",
+    "TRIAGE",
+    "is_placeholder_chat",
+    "load_config",
+]
+
+# Codes travel in callback data and database rows, so keep them short and plain.
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
+# Strict so that `yes` or 1.5 in the YAML is an error instead of silently becoming a chat id.
+ChatId = Annotated[int, Strict()]
+
+# Telegram supergroup ids in this block are the shipped config's placeholders, flagged by `summary()`.
+PLACEHOLDER_TELEGRAM_CHATS = range(-1001000000999, -1001000000000 + 1)
+
+TOKEN_PATTERN = re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}")
+
+
+def is_placeholder_chat(chat_id: int | None) -> bool:
+    return chat_id is not None and chat_id in PLACEHOLDER_TELEGRAM_CHATS
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Region(_Model):
+    name: str
+    timezone: str = "Europe/Moscow"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; expected an IANA name such as Europe/Moscow"
+            ) from None
+        return value
+
+
+class Municipality(_Model):
+    code: Code
+    name: str
+    short_name: str  # fits on a button
+    aliases: list[str] = []  # lowercase word stems the keyword matcher looks for
+    # lat, lon of the admin centre when it lies inside the municipality
+    centre: tuple[float, float] | None = None
+
+    @field_validator("centre")
+    @classmethod
+    def _on_earth(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not (-90 <= value[0] <= 90 and -180 <= value[1] <= 180):
+            raise ValueError("expected [latitude, longitude] in degrees, latitude first")
+        return value
+
+
+class Category(_Model):
+    code: Code
+    name: str
+    keywords: list[str] = []
+
+
+class ChatRef(_Model):
+    telegram_chat: ChatId | None = None
+    vk_peer: ChatId | None = None
+
+
+class Account(ChatRef):
+    code: Code
+    name: str
+
+
+class RoutingRule(_Model):
+    account: Code  # an account code, or "triage" to send these appeals to the triage chat on purpose
+    categories: list[Code] = []  # empty = any category
+    municipalities: list[Code] = []  # empty = any municipality
+
+
+class RoutingConfig(_Model):
+    rules: list[RoutingRule]
+    min_confidence: float = Field(0.35, ge=0.0, le=1.0)  # below it an appeal goes to triage
+
+
+class ClassifierConfig(_Model):
+    kind: Literal["keywords", "model"] = "keywords"
+    model_path: str | None = None  # relative paths resolve against the config file's folder
+
+    @model_validator(mode="after")
+    def _model_needs_path(self) -> Self:
+        if self.kind == "model" and not self.model_path:
+            raise ValueError("kind: model needs model_path (the trained model's file)")
+        return self
+
+
+# (key path parts, message) — the path is mapped to a YAML line by load_config.
+Loc = tuple[str | int, ...]
+_Finding = tuple[Loc, str]
+
+
+class OtklikConfig(_Model):
+    region: Region
+    municipalities: list[Municipality]
+    categories: list[Category]
+    accounts: list[Account]
+    triage: ChatRef
+    supervisors: ChatRef
+    routing: RoutingConfig
+    classifier: ClassifierConfig = ClassifierConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    sla: SlaConfig = SlaConfig()
+
+    # Not a field: where the file lives is not something the file itself may say.
+    _config_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @model_validator(mode="after")
+    def _cross_references(self, info: ValidationInfo) -> Self:
+        # load_config runs the same checks itself so it can give each one its line number.
+        if info.context and info.context.get("defer_cross_check"):
+            return self
+        findings = cross_reference_findings(self)
+        if findings:
+            raise ValueError("; ".join(f"{format_loc(loc)}: {msg}" for loc, msg in findings))
+        return self
+
+    @property
+    def config_dir(self) -> Path:
+        return self._config_dir
+
+    def resolve_path(self, p: str | Path) -> Path:
+        """A path from the config: absolute as is, relative against the config file's folder."""
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else self._config_dir / path
+
+    def account(self, code: str) -> Account:
+        for account in self.accounts:
+            if account.code == code:
+                return account
+        raise KeyError(f"no account {code!r} in the config")
+
+    def municipality(self, code: str) -> Municipality:
+        for municipality in self.municipalities:
+            if municipality.code == code:
+                return municipality
+        raise KeyError(f"no municipality {code!r} in the config")
+
+    def category(self, code: str) -> Category:
+        for category in self.categories:
+            if category.code == code:
+                return category
+        raise KeyError(f"no category {code!r} in the config")
+
+    def account_by_telegram_chat(self, chat_id: int) -> Account | None:
+        return next((a for a in self.accounts if a.telegram_chat == chat_id), None)
+
+    def account_by_vk_peer(self, peer_id: int) -> Account | None:
+        return next((a for a in self.accounts if a.vk_peer == peer_id), None)
+
+    def summary(self) -> str:
+        """The human summary `otklik check-config` prints."""
+        table = RoutingTable(self)
+        routed: dict[str, int] = {}
+        to_triage = 0
+        for category in self.categories:
+            for municipality in self.municipalities:
+                target = table.account_for(category.code, municipality.code)
+                if target is None:
+                    to_triage += 1
+                else:
+                    routed[target] = routed.get(target, 0) + 1
+
+        def chats(ref: ChatRef) -> str:
+            parts = []
+            if ref.telegram_chat is not None:
+                mark = " (placeholder)" if is_placeholder_chat(ref.telegram_chat) else ""
+                parts.append(f"telegram {ref.telegram_chat}{mark}")
+            if ref.vk_peer is not None:
+                parts.append(f"vk {ref.vk_peer}")
+            return ", ".join(parts) or "no chat"
+
+        refs: list[ChatRef] = [self.triage, self.supervisors, *self.accounts]
+        placeholders = sum(is_placeholder_chat(r.telegram_chat) for r in refs)
+        pairs = len(self.categories) * len(self.municipalities)
+        width = max(len(a.code) for a in self.accounts)
+        lines = [
+            f"Region: {self.region.name} ({self.region.timezone})",
+            f"Config folder: {self.config_dir}",
+            f"Municipalities: {len(self.municipalities)}, categories: {len(self.categories)}, "
+            f"accounts: {len(self.accounts)}",
+            f"Classifier: {self.classifier.kind}; below confidence {self.routing.min_confidence} "
+            "an appeal goes to triage",
+            f"Triage chat: {chats(self.triage)}",
+            f"Supervisors chat: {chats(self.supervisors)}",
+            "Accounts (pairs routed to each, of category × municipality):",
+        ]
+        for account in self.accounts:
+            lines.append(
+                f"  {account.code:<{width}}  {routed.get(account.code, 0):>3}  {account.name} — {chats(account)}"
+            )
+        unrouted = [a.code for a in self.accounts if a.code not in routed]
+        if unrouted:
+            lines.append(f"Reached only by hand from triage (no rule routes to them): {', '.join(unrouted)}")
+        lines.append(
+            f"Routing: {pairs} category × municipality pairs: {pairs - to_triage} to accounts, "
+            f"{to_triage} to triage on purpose, 0 uncovered; appeals with no municipality go to triage"
+        )
+        if placeholders:
+            lines.append(
+                f"WARNING: {placeholders} of {len(refs)} chats are placeholders "
+                f"({PLACEHOLDER_TELEGRAM_CHATS[0]}…{PLACEHOLDER_TELEGRAM_CHATS[-1]}); "
+                "replace them with the real chat ids before going live"
+            )
+        return "\n".join(lines)
+
+
+def cross_reference_findings(config: OtklikConfig) -> list[_Finding]:
+    """What pydantic cannot see field by field: codes that must exist, be unique, and cover the region."""
+    findings: list[_Finding] = []
+
+    def unique(section: str, codes: Sequence[str]) -> set[str]:
+        seen: dict[str, int] = {}
+        for i, code in enumerate(codes):
+            if code in seen:
+                findings.append(
+                    (
+                        (section, i, "code"),
+                        f"duplicate code {code!r} (already used by {section}[{seen[code]}])",
+                    )
+                )
+            else:
+                seen[code] = i
+        return set(seen)
+
+    municipality_codes = unique("municipalities", [m.code for m in config.municipalities])
+    category_codes = unique("categories", [c.code for c in config.categories])
+    account_codes = unique("accounts", [a.code for a in config.accounts])
+
+    if "other" not in category_codes:
+        findings.append(
+            (("categories",), "a category with code 'other' is required: the classifier falls back to it")
+        )
+
+    for i, account in enumerate(config.accounts):
+        if account.code == TRIAGE:
+            findings.append(
+                (("accounts", i, "code"), f"{TRIAGE!r} is reserved for the triage chat; pick another code")
+            )
+        if account.telegram_chat is None and account.vk_peer is None:
+            findings.append((("accounts", i), "an account needs telegram_chat or vk_peer to receive appeals"))
+    for name in ("triage", "supervisors"):
+        ref: ChatRef = getattr(config, name)
+        if ref.telegram_chat is None and ref.vk_peer is None:
+            findings.append(((name,), f"{name} needs telegram_chat or vk_peer"))
+
+    # A chat must identify one account, or a reply there could not be attributed.
+    owners: dict[tuple[str, int], str] = {}
+    for label, ref in [("triage", config.triage), ("supervisors", config.supervisors)]:
+        for platform in ("telegram_chat", "vk_peer"):
+            value = getattr(ref, platform)
+            if value is not None:
+                owners.setdefault((platform, value), label)
+    for i, account in enumerate(config.accounts):
+        for platform in ("telegram_chat", "vk_peer"):
+            value = getattr(account, platform)
+            if value is None:
+                continue
+            if (platform, value) in owners:
+                findings.append(
+                    (
+                        ("accounts", i, platform),
+                        f"chat {value} is already used by {owners[(platform, value)]}",
+                    )
+                )
+            else:
+                owners[(platform, value)] = f"accounts[{i}] ({account.code})"
+
+    for i, rule in enumerate(config.routing.rules):
+        if rule.account != TRIAGE and rule.account not in account_codes:
+            findings.append(
+                (
+                    ("routing", "rules", i, "account"),
+                    f"unknown account {rule.account!r}{_did_you_mean(rule.account, account_codes)}",
+                )
+            )
+        for j, code in enumerate(rule.categories):
+            if code not in category_codes:
+                findings.append(
+                    (
+                        ("routing", "rules", i, "categories", j),
+                        f"unknown category {code!r}{_did_you_mean(code, category_codes)}",
+                    )
+                )
+        for j, code in enumerate(rule.municipalities):
+            if code not in municipality_codes:
+                findings.append(
+                    (
+                        ("routing", "rules", i, "municipalities", j),
+                        f"unknown municipality {code!r}{_did_you_mean(code, municipality_codes)}",
+                    )
+                )
+
+    findings.extend(_coverage_findings(config))
+    return findings
+
+
+def _coverage_findings(config: OtklikConfig) -> list[_Finding]:
+    table = RoutingTable(config)
+    all_municipalities = [m.code for m in config.municipalities]
+    gaps: list[str] = []
+    for category in config.categories:
+        missing = [m for m in all_municipalities if table.rule_for(category.code, m) is None]
+        if len(missing) == len(all_municipalities):
+            gaps.append(f"{category.code} × any municipality")
+        elif missing:
+            gaps.append(f"{category.code} × {', '.join(missing)}")
+    if not gaps:
+        return []
+    return [
+        (
+            ("routing", "rules"),
+            "no rule covers " + "; ".join(gaps) + ". Add a rule for them, or one with account: triage "
+            "to send them to the triage chat on purpose",
+        )
+    ]
+
+
+def _did_you_mean(word: str, choices: set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading: YAML text -> node tree (for line numbers) -> data -> pydantic -> cross-checks
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    path: str  # key path such as accounts[3].telegram_chat; "" when it concerns the whole file
+    line: int | None  # 1-based line in the YAML file
+    message: str
+
+
+class ConfigError(Exception):
+    """The config is unusable; the message says where and what was expected."""
+
+    def __init__(
+        self, message: str, problems: Sequence[ConfigProblem] = (), source: Path | None = None
+    ) -> None:
+        self.problems = list(problems)
+        self.source = source
+        lines = [message]
+        for p in self.problems:
+            where = f"{source}, line {p.line}" if p.line is not None else str(source)
+            lines.append(f"  {where}: {p.path + ': ' if p.path else ''}{p.message}")
+        super().__init__("\n".join(lines))
+
+
+def format_loc(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_config(path: str | Path) -> OtklikConfig:
+    source = Path(path).expanduser().resolve()
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the config file {source}: {exc.strerror or exc}", source=source
+        ) from None
+
+    root, data = _parse_yaml(text, source)
+
+    tokens = _token_problems(text, root)
+    if tokens:
+        raise ConfigError(
+            f"{source} contains what looks like a Telegram bot token. Secrets never go in the config: set "
+            "OTKLIK_TELEGRAM_TOKEN in the environment, and revoke the token with @BotFather if the file was shared.",
+            tokens,
+            source,
+        )
+
+    problems = _duplicate_key_problems(root) if root is not None else []
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source} is not a usable config",
+            [
+                ConfigProblem(
+                    "",
+                    _line(root) if root is not None else 1,
+                    "expected a mapping of sections (region:, municipalities:, …)",
+                )
+            ],
+            source,
+        )
+    try:
+        config = OtklikConfig.model_validate(data, context={"defer_cross_check": True})
+    except ValidationError as exc:
+        problems += [_problem_from_pydantic(err, root) for err in exc.errors()]
+        raise ConfigError(f"{source}: {len(problems)} problem(s) in the config", problems, source) from None
+
+    config._config_dir = source.parent
+    findings = cross_reference_findings(config)
+    if config.classifier.kind == "model" and config.classifier.model_path:
+        model_file = config.resolve_path(config.classifier.model_path)
+        if not model_file.exists():
+            findings.append(
+                (
+                    ("classifier", "model_path"),
+                    f"no such file: {model_file} (relative paths start at the config's folder)",
+                )
+            )
+    problems += [ConfigProblem(format_loc(loc), _line_for(root, loc), msg) for loc, msg in findings]
+    if problems:
+        raise ConfigError(f"{source}: {len(problems)} problem(s) in the config", problems, source)
+    return config
+
+
+def _parse_yaml(text: str, source: Path) -> tuple[yaml.Node | None, Any]:
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = " ".join(filter(None, [exc.context, exc.problem]))
+        raise ConfigError(f"{source} is not valid YAML", [ConfigProblem("", line, what)], source) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {exc}", source=source) from None
+    finally:
+        loader.dispose()
+    return root, data
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _walk(node: yaml.Node, loc: Loc = ()) -> Iterator[tuple[Loc, yaml.Node, yaml.Node | None]]:
+    """Every value node with its key path and, for mapping values, its key node."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = (*loc, key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark))
+            yield sub, value, key
+            yield from _walk(value, sub)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield (*loc, i), item, None
+            yield from _walk(item, (*loc, i))
+
+
+def _line_for(root: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
+    """The line of the node at `loc`; if it is absent (a missing key), the line of the deepest parent."""
+    if root is None:
+        return None
+    node, line = root, _line(root)
+    for part in loc:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            pair = next(
+                ((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part), None
+            )
+            if pair is None:
+                return line
+            # The key's line: a nested mapping's own first line would be the line after `region:`.
+            node, line = pair[1], _line(pair[0])
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = _line(node)
+        else:
+            return line
+    return line
+
+
+def _token_problems(text: str, root: yaml.Node | None) -> list[ConfigProblem]:
+    scalars = [(loc, node) for loc, node, _ in _walk(root)] if root is not None else []
+    problems = []
+    for match in TOKEN_PATTERN.finditer(text):
+        path = next(
+            (
+                format_loc(loc)
+                for loc, node in scalars
+                if isinstance(node, yaml.ScalarNode)
+                and node.start_mark.index <= match.start() < node.end_mark.index
+            ),
+            "",
+        )
+        line = text.count("\n", 0, match.start()) + 1
+        where = "a value that" if path else "text (perhaps a comment) that"
+        problems.append(ConfigProblem(path, line, f"{where} looks like a bot token (digits:secret)"))
+    return problems
+
+
+def _duplicate_key_problems(root: yaml.Node) -> list[ConfigProblem]:
+    # PyYAML silently keeps the last of two equal keys; an admin would never notice the first was ignored.
+    problems = []
+    nodes = [((), root)] + [(loc, node) for loc, node, _ in _walk(root)]
+    for loc, node in nodes:
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        first: dict[str, int] = {}
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue
+            if key.value in first:
+                problems.append(
+                    ConfigProblem(
+                        format_loc((*loc, key.value)),
+                        _line(key),
+                        f"key {key.value!r} appears twice (first at line {first[key.value]}); YAML would keep only the last",
+                    )
+                )
+            else:
+                first[key.value] = _line(key)
+    return problems
+
+
+_PLAIN_TYPES = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "text",
+    "bool_type": "true or false",
+    "list_type": "a list (lines starting with '- ', or [a, b])",
+    "tuple_type": "a list [latitude, longitude]",
+    "model_type": "a mapping of keys (key: value lines)",
+    "model_attributes_type": "a mapping of keys (key: value lines)",
+    "dict_type": "a mapping of keys (key: value lines)",
+}
+
+
+def _problem_from_pydantic(err: Mapping[str, Any], root: yaml.Node | None) -> ConfigProblem:
+    loc: Loc = tuple(err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    given = err.get("input")
+    if kind == "missing":
+        message = f"required key {loc[-1]!r} is missing"
+    elif kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = _did_you_mean(str(loc[-1]), allowed)
+        message = f"unknown key {loc[-1]!r}{hint}" + (
+            f"; allowed here: {', '.join(sorted(allowed))}" if allowed else ""
+        )
+    elif kind in _PLAIN_TYPES:
+        message = f"expected {_PLAIN_TYPES[kind]}, got {_show(given)}"
+    elif kind == "string_pattern_mismatch":
+        message = f"expected a code of lowercase latin letters, digits and _ starting with a letter (like adm_rybinsk), got {_show(given)}"
+    elif kind == "literal_error":
+        message = f"expected one of {ctx.get('expected')}, got {_show(given)}"
+    elif kind in ("too_short", "too_long") and loc and loc[-1] == "centre":
+        message = f"expected [latitude, longitude], got {_show(given)}"
+    elif kind == "value_error":
+        message = str(ctx.get("error", err["msg"]))
+    else:
+        message = f"{err['msg']}, got {_show(given)}"
+    return ConfigProblem(format_loc(loc), _line_for(root, loc), message)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _allowed_keys(loc: Loc) -> set[str]:
+    """The field names of the model at `loc`, found by following field annotations from OtklikConfig."""
+    model: Any = OtklikConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return set()
+        model = _unwrap(model.model_fields[part].annotation)
+    return set(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else set()
+
+
+def _unwrap(annotation: Any) -> Any:
+    # list[X] and X | None lead to X; anything else is a leaf.
+    origin = typing.get_origin(annotation)
+    if origin in (list, typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(inner[0]) if len(inner) == 1 else None
+    return annotation
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets and deployment settings: the environment only.
+
+# Relative to the current working directory, as SQLAlchemy resolves sqlite paths: run the bot from its folder.
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/otklik.sqlite3"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Settings that differ per deployment or are secret.
+
+    OTKLIK_TELEGRAM_TOKEN     the bot token (None if unset: the Telegram side cannot start)
+    OTKLIK_DATABASE_URL       SQLAlchemy URL; default sqlite+aiosqlite:///data/otklik.sqlite3, which is
+                              data/otklik.sqlite3 under the current working directory
+    OTKLIK_TELEGRAM_API_URL   a Bot API server such as http://localhost:8081 (None = the official one)
+    OTKLIK_LOG_LEVEL          DEBUG, INFO (default), WARNING, ERROR or CRITICAL
+    """
+
+    telegram_token: str | None = field(default=None, repr=False)  # never in logs
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may carry a password
+    telegram_api_url: str | None = None
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Environment:
+        def get(name: str) -> str | None:
+            value = environ.get(name, "").strip()
+            return value or None  # an empty variable counts as unset
+
+        log_level = (get("OTKLIK_LOG_LEVEL") or "INFO").upper()
+        if log_level not in _LOG_LEVELS:
+            raise ConfigError(f"OTKLIK_LOG_LEVEL={log_level!r}: expected one of {', '.join(_LOG_LEVELS)}")
+        api_url = get("OTKLIK_TELEGRAM_API_URL")
+        if api_url is not None and not api_url.startswith(("http://", "https://")):
+            raise ConfigError(f"OTKLIK_TELEGRAM_API_URL={api_url!r}: expected an http:// or https:// address")
+        return cls(
+            telegram_token=get("OTKLIK_TELEGRAM_TOKEN"),
+            database_url=get("OTKLIK_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            telegram_api_url=api_url,
+            log_level=log_level,
+        )
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelNamesMapping()[self.log_level]

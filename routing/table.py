@@ -1,0 +1,73 @@
+"""The routing table: which account answers a (category, municipality) pair.
+
+Rules come from the config's `routing.rules`. The most specific matching rule wins:
+category and municipality both listed > category listed > municipality listed > neither listed;
+at equal specificity the rule written first wins. No match, or a rule whose account is
+`triage`, means the appeal goes to the triage chat (`account_for` returns None).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    # Only for type hints: bot.config imports this module at runtime.
+    from bot.config import OtklikConfig
+
+# The pseudo-account of a rule that sends appeals to the triage chat on purpose.
+TRIAGE = "triage"
+
+
+class Rule(Protocol):
+    @property
+    def account(self) -> str: ...
+    @property
+    def categories(self) -> Sequence[str]: ...
+    @property
+    def municipalities(self) -> Sequence[str]: ...
+
+
+def specificity(rule: Rule) -> int:
+    # A listed category outranks a listed municipality: regional bodies own their topic everywhere.
+    return 2 * bool(rule.categories) + bool(rule.municipalities)
+
+
+class RoutingTable:
+    def __init__(self, config: OtklikConfig) -> None:
+        self._rules: list[Rule] = list(config.routing.rules)
+        self._account_codes = [a.code for a in config.accounts]
+
+    def rule_for(self, category: str, municipality: str | None) -> Rule | None:
+        """The winning rule, including explicit `triage` rules; None when no rule matches."""
+        best: Rule | None = None
+        for rule in self._rules:
+            if rule.categories and category not in rule.categories:
+                continue
+            if rule.municipalities and (municipality is None or municipality not in rule.municipalities):
+                continue
+            # Strictly greater: on a tie the earlier rule stays.
+            if best is None or specificity(rule) > specificity(best):
+                best = rule
+        return best
+
+    def account_for(self, category: str, municipality: str | None) -> str | None:
+        """The account code to send the appeal to, or None for the triage chat."""
+        rule = self.rule_for(category, municipality)
+        if rule is None or rule.account == TRIAGE:
+            return None
+        return rule.account
+
+    def accounts_for_triage(self, category: str, municipality: str | None) -> list[str]:
+        """Every account code, the likeliest first: the match, the municipality's, the category's, the rest."""
+        ordered: list[str] = []
+        match = self.account_for(category, municipality)
+        if match is not None:
+            ordered.append(match)
+        by_specificity = sorted(self._rules, key=specificity, reverse=True)
+        if municipality is not None:
+            ordered += [r.account for r in by_specificity if municipality in r.municipalities]
+        ordered += [r.account for r in by_specificity if category in r.categories]
+        ordered += self._account_codes
+        known = set(self._account_codes)
+        return [code for code in dict.fromkeys(ordered) if code in known]
