@@ -130,7 +130,9 @@ _BOOL_FIELDS = frozenset(
         "only_if_banned",
     }
 )
-_INTERNAL_KEYS = frozenset({"reply_to_message_id", "edit_count", "html", "caption_html", "chat_id"})
+_INTERNAL_KEYS = frozenset(
+    {"reply_to_message_id", "edit_count", "html", "caption_html", "chat_id", "forged_reply"}
+)
 _FILE_PREFIX = {
     "photo": "AgACAgIAAxkBAAI",
     "document": "BQACAgIAAxkBAAI",
@@ -276,7 +278,8 @@ class TelegramStandin:
         self._callback_seq = itertools.count(1)
         self._media_group_seq = itertools.count(13000000000000001)
         self._open_callbacks: dict[str, JSON] = {}
-        self._updates: list[_Queued] = []
+        self._pending: list[_Queued] = []  # queued and not yet dropped by a confirming offset
+        self._updates: list[_Queued] = []  # every update ever queued, for tests that re-deliver one
         self._next_update_id = 500000001
         self._confirmed = 0
         self._allowed_updates: set[str] | None = None
@@ -514,10 +517,10 @@ class TelegramStandin:
             status = chat.members.get(user_id)
             if status == "kicked":
                 raise ValueError(f"user {user_id} is banned in chat {chat_id}")
-            if status in (None, "left"):
+            if status is None:
                 chat.members[user_id] = "member"
-        if reply_to is not None and reply_to not in chat.messages:
-            raise ValueError(f"message {reply_to} does not exist in chat {chat_id}")
+        # Replying to an id the chat does not have is a forgery; the bot gets a bare stub to reject.
+        forged_reply = reply_to is not None and reply_to not in chat.messages
         if photo is not None and photo is not False and caption is None and text is not None:
             # A photo carries its words as a caption; accept them passed as text for convenience.
             caption, text = text, None
@@ -531,6 +534,7 @@ class TelegramStandin:
             "media_group_id": media_group_id,
             "sender_chat": copy.deepcopy(sender_chat) if sender_chat else None,
             "reply_to_message_id": reply_to,
+            "forged_reply": forged_reply or None,
         }
         if photo is not None and photo is not False:
             content["photo"] = self._user_photo(photo)
@@ -566,11 +570,21 @@ class TelegramStandin:
 
     def user_presses(self, chat_id: int, message_id: int, user_id: int, data: str | None = None) -> str:
         """A user presses an inline button; returns the callback query id the bot must answer."""
+        if chat_id not in self._chats and chat_id == user_id:
+            self.add_chat(chat_id)
         chat = self._require_chat(chat_id)
         msg = chat.messages.get(message_id)
+        if msg is None and data is None:
+            raise ValueError(
+                f"message {message_id} does not exist in chat {chat_id}; pass data= to forge a press"
+            )
         if msg is None:
-            raise ValueError(f"message {message_id} does not exist in chat {chat_id}")
+            # A forged press on a message the chat does not have: Telegram's shape for it is InaccessibleMessage.
+            message: JSON = {"chat": self._chat_dict(chat), "message_id": message_id, "date": 0}
+        else:
+            message = self._api_message(chat, msg)
         if data is None:
+            assert msg is not None
             buttons = [
                 b["callback_data"]
                 for row in (msg.get("reply_markup") or {}).get("inline_keyboard", [])
@@ -586,7 +600,7 @@ class TelegramStandin:
         query: JSON = {
             "id": query_id,
             "from": self._user(user_id),
-            "message": self._api_message(chat, msg),
+            "message": message,
             "chat_instance": str((abs(chat_id) * 1000003 + self.bot_id) % 10**18),
             "data": data,
         }
@@ -622,7 +636,9 @@ class TelegramStandin:
         """Queue a raw update as is, e.g. one already delivered, to see the bot cope with a duplicate."""
         if not isinstance(update.get("update_id"), int):
             raise ValueError("an update needs an integer update_id")
-        self._updates.append(_Queued(copy.deepcopy(update), forced=True))
+        queued = _Queued(copy.deepcopy(update), forced=True)
+        self._pending.append(queued)
+        self._updates.append(queued)
         self._next_update_id = max(self._next_update_id, update["update_id"] + 1)
         self._bump()
 
@@ -710,7 +726,11 @@ class TelegramStandin:
         return [m for m in self.chat_log(chat_id) if m["from"]["id"] == self.bot_id]
 
     def pending_updates(self) -> int:
-        return sum(1 for q in self._updates if self._deliverable(q))
+        return sum(1 for q in self._pending if self._deliverable(q))
+
+    def update_log(self) -> list[JSON]:
+        """Every update queued so far (delivered or not), oldest first; copies."""
+        return [copy.deepcopy(q.update) for q in self._updates]
 
     def chats(self) -> list[int]:
         return list(self._chats)
@@ -902,7 +922,9 @@ class TelegramStandin:
             return
         update = {"update_id": self._next_update_id, kind: copy.deepcopy(payload)}
         self._next_update_id += 1
-        self._updates.append(_Queued(update, forced=False))
+        queued = _Queued(update, forced=False)
+        self._pending.append(queued)
+        self._updates.append(queued)
 
     def _queue_my_chat_member(self, chat: _Chat, actor: JSON, old: str, new: str) -> None:
         new_member: JSON = {"status": new, "user": dict(self.bot_user)}
@@ -925,12 +947,12 @@ class TelegramStandin:
     def _confirm(self, offset: int) -> None:
         if offset < 0:
             # A negative offset keeps only the last -offset updates and forgets the rest.
-            keep = self._updates[offset:]
+            keep = self._pending[offset:]
             self._confirmed = keep[0].update_id if keep else self._next_update_id
-            self._updates = keep
+            self._pending = keep
             return
         self._confirmed = max(self._confirmed, offset)
-        self._updates = [q for q in self._updates if self._deliverable(q)]
+        self._pending = [q for q in self._pending if self._deliverable(q)]
 
     # ------------------------------------------------------------------ message helpers
 
@@ -974,10 +996,17 @@ class TelegramStandin:
         replied = chat.messages.get(msg.get("reply_to_message_id") or 0)
         if nested and replied is not None:
             out["reply_to_message"] = self._api_message(chat, replied, nested=False)
+        elif nested and msg.get("forged_reply"):
+            out["reply_to_message"] = {
+                "message_id": msg["reply_to_message_id"],
+                "chat": out["chat"],
+                "date": 0,
+            }
         return out
 
     def _log_view(self, chat: _Chat, msg: JSON) -> JSON:
         view = copy.deepcopy(msg)
+        view.pop("forged_reply", None)
         view["chat_id"] = chat.id
         return view
 
@@ -1254,7 +1283,7 @@ class TelegramStandin:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            batch = sorted((q for q in self._updates if self._deliverable(q)), key=lambda q: q.update_id)[
+            batch = sorted((q for q in self._pending if self._deliverable(q)), key=lambda q: q.update_id)[
                 :limit
             ]
             if batch:
