@@ -159,6 +159,7 @@ REOPENED_ACCOUNT = (
 )
 FOLLOWUP_FOR_ACCOUNT = "➕ Дополнение к обращению №{number}:"
 ANSWER_REFUSED_NOT_MEMBER = "Отвечать на обращения могут только участники чата исполнителя."
+ANSWER_REFUSED_ANONYMOUS = "Ответы принимаются только от своего имени, не анонимно и не от имени канала."
 ANSWER_REFUSED_OTHER_ACCOUNT = "Обращение №{number} передано другому исполнителю — ответ не отправлен."
 ANSWER_REFUSED_CLOSED = "Обращение №{number} уже закрыто — ответ не отправлен."
 TOAST_TAKEN = "Взято в работу"

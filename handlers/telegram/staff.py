@@ -54,11 +54,13 @@ def staff_router(membership: MembershipCheck) -> Router:
     @router.message(F.reply_to_message)
     async def reply(message: Message, desk: AppealDesk, bot: Bot) -> None:
         user = message.from_user
-        if user is None or user.is_bot or message.sender_chat is not None:
-            return  # channels and anonymous admins can't be held to account for an answer
-        if desk.chat_role("tg", str(message.chat.id)).kind == "unknown":
+        if user is None or user.is_bot or desk.chat_role("tg", str(message.chat.id)).kind == "unknown":
             return
         inbound = to_inbound(message)
+        if message.sender_chat is not None:
+            # anonymous admins and linked channels: an answer must have a person behind it
+            await desk.refuse(inbound, texts.ANSWER_REFUSED_ANONYMOUS)
+            return
         if not await membership.is_member(bot, message.chat.id, user.id):
             await desk.refuse(inbound, texts.ANSWER_REFUSED_NOT_MEMBER)
             return

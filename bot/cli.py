@@ -1,0 +1,138 @@
+"""The `otklik` command."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Environment, load_config
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )
+    # aiogram logs every handled update at INFO; the ids say nothing an operator needs
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return Path(args.config or os.environ.get("OTKLIK_CONFIG") or DEFAULT_CONFIG)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    env = Environment.from_env()
+    config = load_config(_config_path(args))
+    if not env.telegram_token:
+        print(
+            "OTKLIK_TELEGRAM_TOKEN is not set. Get a token from @BotFather and export it, "
+            "or try the bot without one: `otklik sandbox`.",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.app import OtklikApp
+
+    async def main() -> None:
+        app = OtklikApp(config, token=env.telegram_token or "", database_url=env.database_url,
+                        api_url=env.telegram_api_url)
+        await app.start()
+        try:
+            await app.wait()
+        finally:
+            await app.stop()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    config = load_config(_config_path(args))
+    from bot.sandbox import SANDBOX_DATABASE_URL, run_sandbox
+
+    database_url = os.environ.get("OTKLIK_DATABASE_URL") or SANDBOX_DATABASE_URL
+    try:
+        asyncio.run(run_sandbox(config, host=args.host, port=args.port, database_url=database_url))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(_config_path(args))
+    print(config.summary())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from storage.db import Database
+
+    env = Environment.from_env()
+
+    async def main() -> None:
+        db = Database(env.database_url)
+        await db.upgrade()
+        print(f"database {db.describe()} is at the newest schema")
+        await db.dispose()
+
+    asyncio.run(main())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otklik", description="Otklik: citizens' appeals to the responsible officials")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default: $OTKLIK_LOG_LEVEL or INFO)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the bot (needs OTKLIK_TELEGRAM_TOKEN)")
+    run.add_argument("--config", help="config file (default: ./config.yaml or $OTKLIK_CONFIG)")
+    run.set_defaults(func=cmd_run)
+
+    sandbox = sub.add_parser("sandbox", help="try the bot locally, no token needed: a web page at http://127.0.0.1:8080")
+    sandbox.add_argument("--config")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.set_defaults(func=cmd_sandbox)
+
+    check = sub.add_parser("check-config", help="validate a config file and print a summary")
+    check.add_argument("--config")
+    check.set_defaults(func=cmd_check_config)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply migrations (also done at every start)")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+    from bot import cli_sla
+
+    cli_sla.register(sub)
+    try:
+        from bot import cli_routing
+    except ImportError:  # the trained router's extras are optional at this stage
+        pass
+    else:
+        cli_routing.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level or os.environ.get("OTKLIK_LOG_LEVEL", "INFO"))
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

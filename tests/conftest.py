@@ -1,0 +1,188 @@
+"""Shared fixtures: the databases every test runs on, and an end-to-end stand that runs the real
+bot (aiogram polling, outbox, SQLite/PostgreSQL) against the local Bot API stand-in."""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.app import OtklikApp
+from bot.config import OtklikConfig, load_config
+from bot.standin.telegram import TelegramStandin
+from storage.db import Database
+from storage.models import Appeal
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_CONFIG = ROOT / "config.yaml"
+PG_URL = os.environ.get("OTKLIK_TEST_DATABASE_URL")
+
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+async def _reset_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'otklik.sqlite3'}"
+    else:
+        assert PG_URL is not None
+        await _reset_postgres(PG_URL)
+        yield PG_URL
+
+
+@pytest.fixture
+def config() -> OtklikConfig:
+    return load_config(SHIPPED_CONFIG)
+
+
+CITIZEN = 1001
+CITIZEN2 = 1002
+OFFICIAL = 2001
+OPERATOR = 3001
+STRANGER = 4001
+
+
+class Stand:
+    """The bot, the stand-in and the people in its chats."""
+
+    def __init__(self, standin: TelegramStandin, config: OtklikConfig, database_url: str) -> None:
+        self.tg = standin
+        self.config = config
+        self.database_url = database_url
+        self.app: OtklikApp | None = None
+
+    def chat(self, account_code: str) -> int:
+        chat = self.config.account(account_code).telegram_chat
+        assert chat is not None
+        return chat
+
+    @property
+    def triage(self) -> int:
+        assert self.config.triage.telegram_chat is not None
+        return self.config.triage.telegram_chat
+
+    async def start(self) -> OtklikApp:
+        self.app = OtklikApp(
+            self.config, token=self.tg.token, api_url=self.tg.base_url, database_url=self.database_url,
+            polling_timeout=1,
+        )
+        await self.app.start()
+        return self.app
+
+    async def stop(self) -> None:
+        if self.app is not None:
+            await self.app.stop()
+            self.app = None
+
+    async def appeals(self) -> list[Appeal]:
+        db = Database(self.database_url)
+        try:
+            async with db.transaction() as s:
+                return list((await s.execute(select(Appeal).order_by(Appeal.id))).scalars())
+        finally:
+            await db.dispose()
+
+    async def query(self, sql: str, **params: Any) -> list[Any]:
+        db = Database(self.database_url)
+        try:
+            async with db.transaction() as s:
+                return list((await s.execute(text(sql), params)).all())
+        finally:
+            await db.dispose()
+
+    async def idle(self, timeout: float = 5.0) -> None:
+        """Wait until the stand-in has no unconfirmed updates and the outbox has nothing pending."""
+        assert self.app is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if self.tg.pending_updates() == 0 and await self.app.outbox.pending_count() == 0:
+                await asyncio.sleep(0.05)
+                if self.tg.pending_updates() == 0 and await self.app.outbox.pending_count() == 0:
+                    return
+            await asyncio.sleep(0.02)
+        raise TimeoutError("the bot did not settle")
+
+    async def wait(self, chat_id: int, contains: str | None = None, *, count: int = 1) -> dict:
+        """The bot's message, once delivered and recorded (so a reply or a press can follow)."""
+        message = await self.tg.wait_bot_message(chat_id, contains, count=count)
+        await self.idle()
+        return message
+
+    def stranger_replies(self, chat_id: int, reply_to: int, text: str, user: int) -> None:
+        """A reply from someone Telegram reports as not in the chat (left between posting and our
+        check) — built by hand, since the stand-in makes anyone who posts a member."""
+        chat = {"id": chat_id, "type": "supergroup", "title": "чат"}
+        self.tg.push_update({
+            "update_id": 900000000 + reply_to,
+            "message": {
+                "message_id": 900000 + reply_to, "date": 1_790_000_000, "chat": chat,
+                "from": {"id": user, "is_bot": False, "first_name": "Посторонний"}, "text": text,
+                "reply_to_message": {"message_id": reply_to, "date": 1_790_000_000, "chat": chat},
+            },
+        })
+
+    # people act
+    def citizen_says(self, text: str | None = None, *, user: int = CITIZEN, **kwargs: Any) -> dict:
+        return self.tg.user_sends(user, user, text, **kwargs)
+
+    def official_replies(self, chat_id: int, reply_to: int, text: str, *, user: int = OFFICIAL, **kw: Any) -> dict:
+        return self.tg.user_sends(chat_id, user, text, reply_to=reply_to, **kw)
+
+    def press(self, chat_id: int, message: dict, action_prefix: str, *, user: int) -> str:
+        """Press the first button of `message` whose callback data starts with the prefix."""
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+            for button in row:
+                if button.get("callback_data", "").startswith(action_prefix):
+                    return self.tg.user_presses(chat_id, message["message_id"], user, button["callback_data"])
+        raise AssertionError(f"no button {action_prefix!r} on message {message.get('text')!r}")
+
+    def current(self, chat_id: int, message_id: int) -> dict:
+        return next(m for m in self.tg.chat_log(chat_id) if m["message_id"] == message_id)
+
+
+def body(message: dict) -> str:
+    return message.get("text") or message.get("caption") or ""
+
+
+def appeal_number(message: dict) -> int:
+    found = re.search(r"№(\d+)", body(message))
+    assert found, body(message)
+    return int(found.group(1))
+
+
+@pytest.fixture
+async def stand(config: OtklikConfig, database_url: str) -> AsyncIterator[Stand]:
+    from bot.sandbox import prepare_world
+
+    standin = TelegramStandin()
+    await standin.start()
+    prepare_world(standin, config)
+    for user, name in ((CITIZEN2, "Пётр"), (STRANGER, "Посторонний")):
+        standin.add_user(user, name)
+    for account in config.accounts:
+        if account.telegram_chat is not None:
+            standin.set_member(account.telegram_chat, OFFICIAL)
+    assert config.triage.telegram_chat is not None
+    standin.set_member(config.triage.telegram_chat, OPERATOR)
+    stand = Stand(standin, config, database_url)
+    await stand.start()
+    try:
+        yield stand
+    finally:
+        await stand.stop()
+        await standin.stop()
