@@ -235,7 +235,7 @@ class OtklikConfig(_Model):
         refs: list[ChatRef] = [self.triage, self.supervisors, *self.accounts]
         placeholders = sum(is_placeholder_chat(r.telegram_chat) for r in refs)
         pairs = len(self.categories) * len(self.municipalities)
-        width = max(len(a.code) for a in self.accounts)
+        width = max((len(a.code) for a in self.accounts), default=0)
         lines = [
             f"Region: {self.region.name} ({self.region.timezone})",
             f"Config folder: {self.config_dir}",
@@ -592,7 +592,10 @@ def _problem_from_pydantic(err: Mapping[str, Any], root: yaml.Node | None) -> Co
     kind = err["type"]
     ctx = err.get("ctx") or {}
     given = err.get("input")
-    if kind == "missing":
+    if "centre" in loc and kind in ("too_short", "too_long", "missing"):
+        loc = loc[: loc.index("centre") + 1]
+        message = "expected [latitude, longitude]: two numbers"
+    elif kind == "missing":
         message = f"required key {loc[-1]!r} is missing"
     elif kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
@@ -606,8 +609,6 @@ def _problem_from_pydantic(err: Mapping[str, Any], root: yaml.Node | None) -> Co
         message = f"expected a code of lowercase latin letters, digits and _ starting with a letter (like adm_rybinsk), got {_show(given)}"
     elif kind == "literal_error":
         message = f"expected one of {ctx.get('expected')}, got {_show(given)}"
-    elif kind in ("too_short", "too_long") and loc and loc[-1] == "centre":
-        message = f"expected [latitude, longitude], got {_show(given)}"
     elif kind == "value_error":
         message = str(ctx.get("error", err["msg"]))
     else:

@@ -387,3 +387,11 @@ def test_environment_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("OTKLIK_TELEGRAM_API_URL", "http://127.0.0.1:8081")
     assert Environment.from_env().telegram_api_url == "http://127.0.0.1:8081"
     assert Environment.from_env(os.environ).telegram_api_url == "http://127.0.0.1:8081"
+
+
+def test_centre_must_be_two_numbers(tmp_path: Path) -> None:
+    for bad in ("[57.0]", "[57.0, 39.0, 1]", "[95.0, 39.0]"):
+        text = replaced(small_text(), "centre: [57.0, 39.0]", f"centre: {bad}")
+        path, line, message = only_problem(load_error(tmp_path, text))
+        assert (path, line) == ("municipalities[0].centre", line_of(text, "centre:")), bad
+        assert "latitude" in message
