@@ -10,9 +10,11 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Update
 
 from bot.config import OtklikConfig
 from bot.outbox import Outbox
+from bot.scheduler import DeadlineScheduler
 from bot.telegram_transport import TelegramTransport
 from handlers.telegram import build_dispatcher
 from routing.calendar import WorkingCalendar
@@ -24,6 +26,15 @@ from routing.table import RoutingTable
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+
+def update_key(update: Update) -> str | None:
+    """The idempotency key the handlers will use for this update (see handlers.telegram.convert)."""
+    if update.message is not None:
+        return f"msg:{update.message.chat.id}:{update.message.message_id}"
+    if update.callback_query is not None:
+        return f"cb:{update.callback_query.id}"
+    return None
 
 
 def build_classifier(config: OtklikConfig) -> Classifier:
@@ -56,11 +67,13 @@ class OtklikApp:
         self._classifier = classifier
         self.polling_timeout = polling_timeout
         self._tasks: list[asyncio.Task[Any]] = []
+        self._stopping = False
         self.db: Database
         self.bot: Bot
         self.outbox: Outbox
         self.desk: AppealDesk
         self.dispatcher: Dispatcher
+        self.scheduler: DeadlineScheduler | None = None
 
     async def start(self) -> None:
         self.db = Database(self.database_url)
@@ -74,30 +87,69 @@ class OtklikApp:
             self.clock, notify=self.outbox.wake,
         )
         self.dispatcher = build_dispatcher(self.desk)
+        self.scheduler = DeadlineScheduler(self.desk.deadlines, self.config)
         me = await self.bot.get_me()
         log.info("bot @%s started; database %s", me.username, self.db.describe())
         self._tasks = [
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self._poll(), name="telegram-polling"),
         ]
+        self.scheduler.start()
 
     async def _poll(self) -> None:
-        # updates are handled one after another: the offset that confirms a batch to Telegram is
-        # sent only after every update in it is stored, and a chat's messages keep their order
-        await self.dispatcher.start_polling(
-            self.bot,
-            handle_as_tasks=False,
-            handle_signals=False,
-            close_bot_session=False,
-            polling_timeout=self.polling_timeout,
-            allowed_updates=self.dispatcher.resolve_used_update_types(),
-        )
+        """Long polling with group commit. Each getUpdates batch is handled in order (a chat's
+        messages keep their order) inside one database transaction; only after it commits does the
+        next getUpdates confirm the batch to Telegram. aiogram's own start_polling confirms an
+        offset before concurrent handlers have stored anything, and commits per update."""
+        offset: int | None = None
+        allowed = self.dispatcher.resolve_used_update_types()
+        backoff = 1.0
+        while not self._stopping:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=self.polling_timeout, allowed_updates=allowed
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # network trouble, Telegram 5xx: wait and ask again
+                log.warning("getUpdates failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 1.0
+            if not updates:
+                continue
+            await self._handle_batch(updates)
+            offset = updates[-1].update_id + 1
+
+    async def _handle_batch(self, updates: list[Update]) -> None:
+        from storage.repository import prefetch_processed
+
+        try:
+            async with self.db.shared_transaction() as session:
+                await prefetch_processed(session, [("tg", k) for k in map(update_key, updates) if k])
+                for update in updates:
+                    await self.dispatcher.feed_update(self.bot, update)
+        except Exception:
+            # something in the batch failed and nothing of it was stored: go one by one, so that
+            # one bad update costs only itself
+            log.exception("a batch of %d updates failed; handling them one by one", len(updates))
+            for update in updates:
+                try:
+                    await self.dispatcher.feed_update(self.bot, update)
+                except Exception:
+                    log.exception("update %s could not be handled", update.update_id)
+        self.outbox.wake()
 
     async def stop(self) -> None:
-        with contextlib.suppress(RuntimeError):  # polling may have already stopped
-            await self.dispatcher.stop_polling()
+        self._stopping = True
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         self.outbox.stop()
-        for task in self._tasks:
+        polling, *others = self._tasks
+        # a long poll in progress holds nothing of ours: cancel it rather than wait it out
+        polling.cancel()
+        for task in (polling, *others):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=15)
         await self.bot.session.close()

@@ -86,6 +86,8 @@ class Outbox:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(chat_concurrency)
         self._stopping = False
+        self._finished: list[tuple[dict[str, Any], list[tuple[str, str, str, int, str]], asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -235,28 +237,46 @@ class Outbox:
     async def _finish(
         self, item: dict[str, Any], *, message_ids: list[str] | None = None, error: str | None = None
     ) -> None:
+        """Record the outcome. Outcomes of concurrent chats are written together in one
+        transaction (group commit); a chat's next message waits until its previous one is recorded,
+        so a crash can repeat at most the one message per chat that was in flight."""
         now = self.clock.now()
-        async with self.db.transaction() as s:
-            await s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == item["id"])
-                .values(
-                    status="failed" if error else "sent",
-                    sent_at=None if error else now,
-                    sent_message_ids=message_ids,
-                    error=error[:1000] if error else None,
-                    claimed_until=None,
-                )
-            )
-            link_role = item["payload"].get("link_role")
-            if message_ids and link_role and item["appeal_id"] is not None:
-                for message_id in message_ids:
-                    await repo.add_link(s, item["platform"], item["chat_id"], message_id, item["appeal_id"], link_role)
+        values = {
+            "id": item["id"], "status": "failed" if error else "sent", "sent_at": None if error else now,
+            "sent_message_ids": message_ids, "error": error[:1000] if error else None, "claimed_until": None,
+        }
+        link_role = item["payload"].get("link_role")
+        links = []
+        if message_ids and link_role and item["appeal_id"] is not None:
+            links = [(item["platform"], item["chat_id"], m, item["appeal_id"], link_role) for m in message_ids]
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finished.append((values, links, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_finished())
+        await done
         if error:
             self.stats.failed += 1
         else:
             self.stats.sent += 1
             self.stats.by_purpose[item["purpose"]] = self.stats.by_purpose.get(item["purpose"], 0) + 1
+
+    async def _record_finished(self) -> None:
+        while self._finished:
+            batch, self._finished = self._finished, []
+            try:
+                async with self.db.transaction() as s:
+                    await s.execute(update(OutboxMessage), [values for values, _, _ in batch])
+                    for _, links, _ in batch:
+                        for link in links:
+                            repo.add_link(s, *link)
+            except Exception as exc:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
     async def _release(self, ids: list[int]) -> None:
         if not ids:

@@ -10,17 +10,17 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing import texts
 from routing.classification import Classifier
 from routing.clock import Clock
+from routing.deadlines import DeadlineWatch
 from routing.inbound import ActionResult, Button, InboundAction, InboundMessage, Keyboard, Sender
 from routing.lifecycle import OPEN, WITH_ACCOUNT, Status, can_move
 from routing.table import RoutingTable
 from storage import repository as repo
-from storage.models import Appeal, AppealEvent, AppealMessage, Citizen
+from storage.models import Appeal, Citizen
 
 if TYPE_CHECKING:
     from bot.config import Account, OtklikConfig
@@ -35,7 +35,7 @@ CARD_TEXT_LIMIT = 3500  # leaves room under Telegram's 4096 for the header and t
 
 @dataclass(frozen=True)
 class ChatRole:
-    kind: str  # "account" | "triage" | "supervisors" | "unknown"
+    kind: str  # "account" | "triage" | "supervisors" | "escalation" | "unknown"
     account: Account | None = None
 
 
@@ -62,6 +62,8 @@ class AppealDesk:
         self.clock = clock
         self.notify = notify
         self.tz = ZoneInfo(config.region.timezone)
+        # reminders, escalation, /overdue and the digest: the sweep's side of the same deadlines
+        self.deadlines = DeadlineWatch(db, config, sla, clock, notify)
 
     # --- chats ---------------------------------------------------------------------------------
 
@@ -73,6 +75,8 @@ class AppealDesk:
             return ChatRole("triage")
         if _chat_of(self.config.supervisors, platform) == chat_id:
             return ChatRole("supervisors")
+        if chat_id in self.deadlines.escalation_chat_ids(platform):
+            return ChatRole("escalation")
         return ChatRole("unknown")
 
     def _account_chat(self, code: str) -> tuple[str, str] | None:
@@ -143,36 +147,38 @@ class AppealDesk:
         async with self.db.transaction() as s:
             if not await repo.mark_processed(s, msg.platform, msg.key, now):
                 return
-            citizen = await self._citizen(s, msg)
-            if citizen.greeted_at is None:
-                citizen.greeted_at = now
-                repo.enqueue(s, msg.platform, msg.chat_id, "greeting", _text(texts.GREETING), now=now)
-            if msg.unsupported:
-                what = texts.UNSUPPORTED_NAMES.get(msg.unsupported, texts.UNSUPPORTED_NAMES["other"])
-                repo.enqueue(
-                    s, msg.platform, msg.chat_id, "unsupported",
-                    _text(texts.UNSUPPORTED.format(what=what), reply_to=msg.message_id), now=now,
-                )
-                return
-            text = msg.text.strip()
-            if not text and not msg.photos and msg.location is None:
-                repo.enqueue(s, msg.platform, msg.chat_id, "empty", _text(texts.EMPTY_TEXT), now=now)
-                return
+            try:
+                citizen = await self._citizen(s, msg)
+                first_ever = citizen.greeted_at is None
+                if first_ever:
+                    # the greeting and the personal-data notice open the bot's first reply
+                    citizen.greeted_at = now
+                    s.info["preface"] = texts.GREETING
+                if msg.unsupported:
+                    what = texts.UNSUPPORTED_NAMES.get(msg.unsupported, texts.UNSUPPORTED_NAMES["other"])
+                    self._reply(s, msg, "unsupported", _text(texts.UNSUPPORTED.format(what=what), reply_to=msg.message_id))
+                    return
+                text = msg.text.strip()
+                if not text and not msg.photos and msg.location is None:
+                    self._reply(s, msg, "empty", _text(texts.EMPTY_TEXT))
+                    return
 
-            target: Appeal | None = None
-            if msg.reply_to is not None:
-                target = await repo.appeal_by_link(s, msg.platform, msg.chat_id, msg.reply_to)
-                if target is not None and (target.citizen_id != citizen.id or not self._takes_followups(target)):
-                    target = None
-            if target is None and citizen.mode != "new_appeal":
-                target = await self._latest_open(s, citizen.id)
-            if target is not None and target.status == Status.DRAFT:
-                await self._fill_draft(s, citizen, target, msg, text)
-            elif target is not None:
-                await self._followup(s, citizen, target, msg, text)
-            else:
-                citizen.mode = None
-                await self._new_appeal(s, citizen, msg, text)
+                target: Appeal | None = None
+                if msg.reply_to is not None:
+                    target = await repo.appeal_by_link(s, msg.platform, msg.chat_id, msg.reply_to)
+                    if target is not None and (target.citizen_id != citizen.id or not self._takes_followups(target)):
+                        target = None
+                if target is None and citizen.mode != "new_appeal" and not first_ever:
+                    target = await self._latest_open(s, citizen.id)
+                if target is not None and target.status == Status.DRAFT:
+                    await self._fill_draft(s, citizen, target, msg, text)
+                elif target is not None:
+                    await self._followup(s, citizen, target, msg, text)
+                else:
+                    citizen.mode = None
+                    await self._new_appeal(s, citizen, msg, text)
+            finally:
+                s.info.pop("preface", None)  # never carried into another use-case of a batch
         self.notify()
 
     async def choose_municipality(self, act: InboundAction, appeal_id: int, code: str) -> ActionResult:
@@ -239,6 +245,11 @@ class AppealDesk:
             else:
                 self._move(s, appeal, Status.REOPENED, actor(act.sender), "rated_not_solved")
                 appeal.rating = "not_solved"
+                # "not solved" is a new demand for an answer: the first-answer clock runs again from now
+                appeal.first_answer_due = self.sla.due(
+                    "first_answer", appeal.category or "other", now, urgent=appeal.urgent
+                ).at
+                self.deadlines.start_term(appeal, "first_answer", now)
                 repo.enqueue(
                     s, act.platform, act.chat_id, "reopened",
                     _text(texts.REOPENED_CITIZEN.format(number=appeal.id)),
@@ -278,6 +289,8 @@ class AppealDesk:
                 return None
             if link.role == "reject_prompt":
                 refusal = await self._reject_with_reason(s, appeal, role, msg)
+            elif link.role == "interim_prompt":
+                refusal = await self._interim_answer(s, appeal, role, msg)
             elif role.kind == "account" and (role.account is None or appeal.account_code != role.account.code):
                 refusal = texts.ANSWER_REFUSED_OTHER_ACCOUNT.format(number=appeal.id)
             elif role.kind == "triage" and appeal.status not in (Status.TRIAGE, Status.AWAITING_PLACE):
@@ -335,6 +348,28 @@ class AppealDesk:
             )
         self.notify()
         return ActionResult(texts.TOAST_REJECT)
+
+    async def interim(self, act: InboundAction, appeal_id: int) -> ActionResult:
+        """«Промежуточный ответ» pressed: ask for its words as a reply to the bot's prompt."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, act.platform, act.key, now):
+                return ActionResult()
+            appeal, problem = await self._appeal_for_account_action(s, act, appeal_id)
+            if appeal is None:
+                return ActionResult(problem)
+            if appeal.status not in INTERIM_STATUSES:
+                return ActionResult(f"Статус: {texts.STATUS_NAMES.get(appeal.status, appeal.status)}")
+            self._log_event(s, appeal, act.sender, "interim_requested", None, {})
+            deadline = self._describe_due(self._resolution_after_interim(appeal, now))
+            repo.enqueue(
+                s, act.platform, act.chat_id, "interim_prompt",
+                _text(texts.INTERIM_PROMPT.format(number=appeal.id, deadline=deadline),
+                      reply_to=act.message_id, force_reply=True),
+                appeal_id=appeal.id, link_role="interim_prompt", now=now,
+            )
+        self.notify()
+        return ActionResult(texts.TOAST_INTERIM)
 
     async def route_from_triage(self, act: InboundAction, appeal_id: int, account_code: str) -> ActionResult:
         now = self.clock.now()
@@ -438,15 +473,15 @@ class AppealDesk:
         s.add(appeal)
         await s.flush()
         self._record_in(s, appeal, msg, "appeal", text)
-        await repo.add_link(s, msg.platform, msg.chat_id, msg.message_id, appeal.id, "citizen")
+        repo.add_link(s, msg.platform, msg.chat_id, msg.message_id, appeal.id, "citizen")
         self._log_event(s, appeal, msg.sender, "created", Status.DRAFT, {})
         if text:
             await self._register(s, citizen, appeal, msg)
         else:
             what = "Фото" if msg.photos else "Геопозиция"
-            repo.enqueue(
-                s, msg.platform, msg.chat_id, "draft_waiting",
-                _text(texts.DRAFT_WAITING.format(what=what)), appeal_id=appeal.id, link_role="ack", now=now,
+            self._reply(
+                s, msg, "draft_waiting", _text(texts.DRAFT_WAITING.format(what=what)), appeal_id=appeal.id,
+                link_role="ack",
             )
 
     async def _fill_draft(
@@ -458,16 +493,15 @@ class AppealDesk:
         if text:
             appeal.text = f"{appeal.text}\n{text}".strip()
         self._record_in(s, appeal, msg, "appeal", text)
-        await repo.add_link(s, msg.platform, msg.chat_id, msg.message_id, appeal.id, "citizen")
+        repo.add_link(s, msg.platform, msg.chat_id, msg.message_id, appeal.id, "citizen")
         appeal.updated_at = self.clock.now()
         if appeal.text:
             await self._register(s, citizen, appeal, msg)
         elif not msg.media_group:
             what = "Фото" if msg.photos else "Геопозиция"
-            repo.enqueue(
-                s, msg.platform, msg.chat_id, "draft_waiting",
-                _text(texts.DRAFT_WAITING.format(what=what)), appeal_id=appeal.id, link_role="ack",
-                now=self.clock.now(),
+            self._reply(
+                s, msg, "draft_waiting", _text(texts.DRAFT_WAITING.format(what=what)), appeal_id=appeal.id,
+                link_role="ack",
             )
 
     async def _register(self, s: AsyncSession, citizen: Citizen, appeal: Appeal, msg: InboundMessage) -> None:
@@ -485,6 +519,7 @@ class AppealDesk:
         deadlines = self.sla.deadlines(appeal.category, appeal.created_at, urgent=appeal.urgent)
         appeal.first_answer_due = deadlines.first_answer
         appeal.resolution_due = deadlines.resolution
+        self.deadlines.start_term(appeal, "first_answer", appeal.created_at)
         self._log_event(
             s, appeal, None, "registered", None,
             {"category": result.category, "category_confidence": round(result.category_confidence, 3),
@@ -498,30 +533,26 @@ class AppealDesk:
             body = texts.ack(appeal.id, category_name, None, None, due, ask_place=True)
             if appeal.urgent:
                 body += "\n\n" + URGENT_NOTE
-            repo.enqueue(
-                s, msg.platform, msg.chat_id, "ack",
-                _text(body, keyboard=self._place_keyboard(appeal.id), reply_to=msg.message_id),
-                appeal_id=appeal.id, link_role="ack", now=now,
+            self._reply(
+                s, msg, "ack", _text(body, keyboard=self._place_keyboard(appeal.id), reply_to=msg.message_id),
+                appeal_id=appeal.id, link_role="ack",
             )
             return
-        account = await self._route(s, appeal, citizen, "system", confidence=result.category_confidence)
+        account = await self._route(s, appeal, citizen, "system", confidence=result.category_confidence, fresh=True)
         place = self.config.municipality(appeal.municipality).short_name
         body = texts.ack(
             appeal.id, category_name, place, account.name if account else None, due, to_triage=account is None
         )
         if appeal.urgent:
             body += "\n\n" + URGENT_NOTE
-        repo.enqueue(
-            s, msg.platform, msg.chat_id, "ack", _text(body, reply_to=msg.message_id),
-            appeal_id=appeal.id, link_role="ack", now=now,
-        )
+        self._reply(s, msg, "ack", _text(body, reply_to=msg.message_id), appeal_id=appeal.id, link_role="ack")
 
     async def _followup(
         self, s: AsyncSession, citizen: Citizen, appeal: Appeal, msg: InboundMessage, text: str
     ) -> None:
         now = self.clock.now()
         self._record_in(s, appeal, msg, "followup", text)
-        await repo.add_link(s, msg.platform, msg.chat_id, msg.message_id, appeal.id, "citizen")
+        repo.add_link(s, msg.platform, msg.chat_id, msg.message_id, appeal.id, "citizen")
         appeal.photos = [*appeal.photos, *msg.photos]
         if msg.location is not None and appeal.latitude is None:
             appeal.latitude, appeal.longitude = msg.location
@@ -537,10 +568,9 @@ class AppealDesk:
             self._forward_followup(s, appeal, target, msg, text)
         await s.flush()
         if not msg.media_group or await repo.media_group_size(s, appeal.id, msg.media_group) == 1:
-            repo.enqueue(
-                s, msg.platform, msg.chat_id, "followup_ack",
-                _text(texts.FOLLOWUP_ADDED.format(number=appeal.id), reply_to=msg.message_id),
-                appeal_id=appeal.id, link_role="ack", now=now,
+            self._reply(
+                s, msg, "followup_ack", _text(texts.FOLLOWUP_ADDED.format(number=appeal.id), reply_to=msg.message_id),
+                appeal_id=appeal.id, link_role="ack",
             )
 
     def _forward_followup(
@@ -573,7 +603,8 @@ class AppealDesk:
     # --- internals: routing and cards ----------------------------------------------------------
 
     async def _route(
-        self, s: AsyncSession, appeal: Appeal, citizen: Citizen, who: str, confidence: float = 1.0
+        self, s: AsyncSession, appeal: Appeal, citizen: Citizen, who: str, confidence: float = 1.0,
+        fresh: bool = False,
     ) -> Account | None:
         """Send the appeal to its account, or to triage when unsure. Returns the account or None."""
         code = self.table.account_for(appeal.category or "other", appeal.municipality)
@@ -581,33 +612,37 @@ class AppealDesk:
         if code is None or unsure or self._account_chat(code) is None:
             self._move(s, appeal, Status.TRIAGE, who, "to_triage",
                        {"suggested": code, "unsure": unsure})
-            await self._send_triage_card(s, appeal, citizen, None)
+            await self._send_triage_card(s, appeal, citizen, None, fresh=fresh)
             return None
         account = self.config.account(code)
         appeal.account_code = code
         appeal.routed_at = self.clock.now()
         self._move(s, appeal, Status.ROUTED, who, "routed", {"account": code})
-        await self._send_card(s, appeal, citizen)
+        await self._send_card(s, appeal, citizen, fresh=fresh)
         return account
 
-    async def _card_text(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, detail: str | None) -> str:
+    async def _card_text(
+        self, s: AsyncSession, appeal: Appeal, citizen: Citizen, detail: str | None, fresh: bool = False
+    ) -> str:
         head = [f"<b>№{appeal.id}</b>" + (" · 🔥 срочное" if appeal.urgent else "")]
-        if appeal.first_answer_due:
-            head.append(f"⏰ Ответить {self._describe_due(appeal.first_answer_due)}")
+        running = appeal.resolution_due if appeal.sla_term == "resolution" else appeal.first_answer_due
+        if running:
+            head.append(texts.card_due_line(appeal.sla_term, self._describe_due(running) or ""))
         place = self.config.municipality(appeal.municipality).name if appeal.municipality else "место не указано"
         category = self.config.category(appeal.category).name if appeal.category else "—"
         head.append(f"📍 {texts.esc(place)} · {texts.esc(category)}")
         head.append(f"👤 {texts.esc(citizen.display_name or 'заявитель')}")
         head.append(texts.card_status_line(appeal.status, detail))
         words = appeal.text
-        extra = await repo.citizen_texts(s, appeal.id, kinds=("followup",), before=appeal.routed_at)
+        # a card made in the same step as the appeal can't have follow-ups yet
+        extra = [] if fresh else await repo.citizen_texts(s, appeal.id, kinds=("followup",), before=appeal.routed_at)
         if extra:
             words += "\n" + "\n".join(f"➕ {t}" for t in extra if t)
         if len(words) > CARD_TEXT_LIMIT:
             words = words[:CARD_TEXT_LIMIT] + " …(продолжение ниже)"
         return "\n".join(head) + "\n\n" + texts.esc(words)
 
-    async def _send_card(self, s: AsyncSession, appeal: Appeal, citizen: Citizen) -> None:
+    async def _send_card(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, fresh: bool = False) -> None:
         chat = self._account_chat(appeal.account_code or "")
         if chat is None:
             return
@@ -616,7 +651,7 @@ class AppealDesk:
         keyboard = Keyboard([[Button(texts.TAKE, f"take:{appeal.id}"), Button(texts.REJECT, f"reject:{appeal.id}")]])
         repo.enqueue(
             s, platform, chat_id, "card",
-            _text(await self._card_text(s, appeal, citizen, None), keyboard=keyboard),
+            _text(await self._card_text(s, appeal, citizen, None, fresh), keyboard=keyboard),
             appeal_id=appeal.id, link_role="card", now=now,
         )
         self._attach_media(s, appeal, platform, chat_id)
@@ -664,15 +699,21 @@ class AppealDesk:
     def _card_keyboard(self, appeal: Appeal) -> Keyboard | None:
         if appeal.status in (Status.ROUTED, Status.REOPENED):
             return Keyboard([[Button(texts.TAKE, f"take:{appeal.id}"), Button(texts.REJECT, f"reject:{appeal.id}")]])
-        if appeal.status in (Status.IN_WORK, Status.ANSWERED):
+        if appeal.status == Status.IN_WORK:
+            return Keyboard([[Button(texts.INTERIM, f"interim:{appeal.id}"), Button(texts.REJECT, f"reject:{appeal.id}")]])
+        if appeal.status == Status.ANSWERED:
             return Keyboard([[Button(texts.REJECT, f"reject:{appeal.id}")]])
         return None
 
-    async def _triage_card_text(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, detail: str | None) -> str:
-        text = await self._card_text(s, appeal, citizen, detail)
+    async def _triage_card_text(
+        self, s: AsyncSession, appeal: Appeal, citizen: Citizen, detail: str | None, fresh: bool = False
+    ) -> str:
+        text = await self._card_text(s, appeal, citizen, detail, fresh)
         return "🧭 <b>Нужен исполнитель</b>\n" + text
 
-    async def _send_triage_card(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, reason: str | None) -> None:
+    async def _send_triage_card(
+        self, s: AsyncSession, appeal: Appeal, citizen: Citizen, reason: str | None, fresh: bool = False
+    ) -> None:
         chat = self._triage_chat()
         if chat is None:
             log.warning("appeal %s needs triage but no triage chat is configured", appeal.id)
@@ -684,7 +725,7 @@ class AppealDesk:
         keyboard = Keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
         repo.enqueue(
             s, platform, chat_id, "triage_card",
-            _text(await self._triage_card_text(s, appeal, citizen, detail), keyboard=keyboard),
+            _text(await self._triage_card_text(s, appeal, citizen, detail, fresh), keyboard=keyboard),
             appeal_id=appeal.id, link_role="triage_card", now=self.clock.now(),
         )
         for photo in appeal.photos:
@@ -742,6 +783,7 @@ class AppealDesk:
         if appeal.first_answered_at is None:
             appeal.first_answered_at = now
         self._move(s, appeal, Status.ANSWERED, actor(msg.sender), "answered")
+        self.deadlines.stop(appeal)
         citizen = await s.get(Citizen, appeal.citizen_id)
         assert citizen is not None
         who = role.account.name if role.account else "Центр управления регионом"
@@ -763,20 +805,84 @@ class AppealDesk:
         )
         await self._edit_card(s, appeal, f"ответ отправлен ({msg.sender.name})")
 
+    def _reply(
+        self, s: AsyncSession, msg: InboundMessage, purpose: str, payload: dict[str, Any],
+        *, appeal_id: int | None = None, link_role: str | None = None,
+    ) -> None:
+        """A message to the citizen in the chat they wrote from; the first one ever opens with
+        the greeting."""
+        preface = s.info.pop("preface", None)
+        if preface and payload.get("type") == "text":
+            payload = {**payload, "text": f"{preface}\n\n{payload['text']}"}
+        repo.enqueue(s, msg.platform, msg.chat_id, purpose, payload, appeal_id=appeal_id, link_role=link_role,
+                     now=self.clock.now())
+
+    def _resolution_after_interim(self, appeal: Appeal, now: datetime) -> datetime | None:
+        """The final answer's deadline once an intermediate answer is given now: a second one keeps the first's."""
+        if appeal.sla_term == "resolution":
+            return appeal.resolution_due
+        return self.sla.resolution_after_intermediate(appeal.category or "other", now, urgent=appeal.urgent)
+
+    async def _interim_answer(
+        self, s: AsyncSession, appeal: Appeal, role: ChatRole, msg: InboundMessage
+    ) -> str | None:
+        """A reply to the «Промежуточный ответ» prompt: relayed to the citizen; the resolution clock starts."""
+        if role.kind != "account" or role.account is None or appeal.account_code != role.account.code:
+            return texts.ANSWER_REFUSED_OTHER_ACCOUNT.format(number=appeal.id)
+        if appeal.status not in INTERIM_STATUSES:
+            status = texts.STATUS_NAMES.get(appeal.status, appeal.status)
+            return texts.INTERIM_REFUSED.format(number=appeal.id, status=status)
+        text = msg.text.strip()
+        if not text and not msg.photos:
+            return texts.INTERIM_NO_TEXT
+        now = self.clock.now()
+        self._record_in(s, appeal, msg, "interim_answer", text, author_role="official")
+        if appeal.first_answered_at is None:
+            appeal.first_answered_at = now  # an intermediate answer meets the first-answer term
+        appeal.intermediate_answered_at = now
+        if appeal.status != Status.IN_WORK:
+            self._move(s, appeal, Status.IN_WORK, actor(msg.sender), "interim_answered")
+            appeal.taken_at = appeal.taken_at or now
+        else:
+            self._log_event(s, appeal, msg.sender, "interim_answered", None, {})
+        if appeal.sla_term != "resolution":
+            # the first-answer clock stops; the final answer is due a resolution term after this moment
+            appeal.resolution_due = self._resolution_after_interim(appeal, now)
+            self.deadlines.start_term(appeal, "resolution", now)
+        citizen = await s.get(Citizen, appeal.citizen_id)
+        assert citizen is not None
+        platform = citizen_platform(citizen)
+        deadline = self._describe_due(appeal.resolution_due)
+        for photo in msg.photos:
+            repo.enqueue(
+                s, platform, citizen.chat_id, "interim_photo",
+                {"type": "photo", "file": photo, "source_platform": msg.platform, "caption": f"№{appeal.id}",
+                 "reply_to": appeal.source_message_id, "allow_missing_reply": True},
+                appeal_id=appeal.id, link_role="answer", now=now,
+            )
+        repo.enqueue(
+            s, platform, citizen.chat_id, "interim_answer",
+            _text(texts.interim_to_citizen(appeal.id, role.account.name, text, deadline),
+                  reply_to=appeal.source_message_id),
+            appeal_id=appeal.id, link_role="answer", now=now,
+        )
+        await self._edit_card(s, appeal, texts.interim_card_detail(msg.sender.name, deadline))
+        return None
+
     # --- internals: history --------------------------------------------------------------------
 
     def _record_in(
         self, s: AsyncSession, appeal: Appeal, msg: InboundMessage, kind: str, text: str,
         author_role: str = "citizen",
     ) -> None:
-        s.add(AppealMessage(
-            appeal_id=appeal.id, direction="in", author_role=author_role, kind=kind, platform=msg.platform,
+        repo.add_message(
+            s, appeal_id=appeal.id, direction="in", author_role=author_role, kind=kind, platform=msg.platform,
             chat_id=msg.chat_id, message_id=msg.message_id, author_id=msg.sender.user_id,
             author_name=msg.sender.name, text=text, photos=list(msg.photos),
             latitude=msg.location[0] if msg.location else None,
             longitude=msg.location[1] if msg.location else None, created_at=self.clock.now(),
             media_group=msg.media_group,
-        ))
+        )
 
     def _move(
         self, s: AsyncSession, appeal: Appeal, target: Status, who: str, action: str,
@@ -784,10 +890,7 @@ class AppealDesk:
     ) -> None:
         if not can_move(appeal.status, target):
             raise ValueError(f"appeal {appeal.id}: {appeal.status} -> {target} is not allowed")
-        s.add(AppealEvent(
-            appeal_id=appeal.id, at=self.clock.now(), actor=who, action=action, from_status=appeal.status,
-            to_status=target.value, detail=detail or {},
-        ))
+        repo.add_event(s, appeal.id, self.clock.now(), who, action, appeal.status, target.value, detail or {})
         appeal.status = target.value
         appeal.updated_at = self.clock.now()
 
@@ -795,10 +898,9 @@ class AppealDesk:
         self, s: AsyncSession, appeal: Appeal, sender: Sender | None, action: str, to_status: str | None,
         detail: dict[str, Any],
     ) -> None:
-        s.add(AppealEvent(
-            appeal_id=appeal.id, at=self.clock.now(), actor=actor(sender) if sender else "system", action=action,
-            from_status=None, to_status=to_status, detail=detail,
-        ))
+        repo.add_event(
+            s, appeal.id, self.clock.now(), actor(sender) if sender else "system", action, None, to_status, detail
+        )
 
     # --- internals: presentation ---------------------------------------------------------------
 
@@ -833,6 +935,9 @@ class AppealDesk:
             repo.enqueue(s, msg.platform, msg.chat_id, purpose, _text(body, reply_to=reply_to), now=self.clock.now())
         self.notify()
 
+
+# where an intermediate answer makes sense: with the account and not yet finally answered
+INTERIM_STATUSES = frozenset({Status.ROUTED, Status.IN_WORK, Status.REOPENED})
 
 URGENT_NOTE = (
     "⚠️ Если есть угроза жизни или здоровью (запах газа, оборванные провода, пожар), "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_shared: ContextVar[AsyncSession | None] = ContextVar("otklik_shared_transaction", default=None)
+
+
 class Database:
     def __init__(self, url: str = DEFAULT_DATABASE_URL, *, echo: bool = False) -> None:
         self.url = make_url(url)
@@ -53,9 +57,31 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits on success, rolls back on any exception."""
+        """One unit of work: commits on success, rolls back on any exception. Inside
+        `shared_transaction` it joins the shared one, which commits for all."""
+        shared = _shared.get()
+        if shared is not None:
+            yield shared
+            return
+        from storage.repository import flush_deferred
+
         async with self._sessions() as session, session.begin():
             yield session
+            await flush_deferred(session)
+
+    @asynccontextmanager
+    async def shared_transaction(self) -> AsyncIterator[AsyncSession]:
+        """Group commit: every `transaction()` opened inside (in this task) is one transaction,
+        committed once at the end — all or nothing."""
+        from storage.repository import flush_deferred
+
+        async with self._sessions() as session, session.begin():
+            token = _shared.set(session)
+            try:
+                yield session
+                await flush_deferred(session)
+            finally:
+                _shared.reset(token)
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration (new or older databases alike)."""

@@ -5,14 +5,50 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Appeal, AppealEvent, AppealMessage, Citizen, MessageLink, OutboxMessage, ProcessedUpdate
+from storage.models import (
+    Appeal,
+    AppealEvent,
+    AppealMessage,
+    Citizen,
+    MessageLink,
+    OutboxMessage,
+    ProcessedUpdate,
+)
 
 OPEN_STATUSES = ("awaiting_place", "triage", "routed", "in_work", "reopened")
+
+
+# Rows that are only ever inserted (history, outbox, links) wait in the session and go to the
+# database as one multi-row INSERT per table when the transaction ends: with aiosqlite every
+# statement is a round trip to a worker thread, and these are most of a use-case's statements.
+_DEFERRED = "deferred_rows"
+
+
+def defer(session: AsyncSession, model: Any, row: dict[str, Any]) -> None:
+    session.info.setdefault(_DEFERRED, {}).setdefault(model, []).append(row)
+
+
+async def flush_deferred(session: AsyncSession) -> None:
+    pending: dict[Any, list[dict[str, Any]]] = session.info.pop(_DEFERRED, {})
+    for model, rows in pending.items():
+        if model is MessageLink:
+            await session.execute(
+                _insert(session, MessageLink).on_conflict_do_nothing(
+                    index_elements=["platform", "chat_id", "message_id"]
+                ),
+                rows,
+            )
+        elif model is ProcessedUpdate:
+            await session.execute(
+                _insert(session, ProcessedUpdate).on_conflict_do_nothing(index_elements=["platform", "key"]), rows
+            )
+        else:
+            await session.execute(insert(model), rows)
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -22,6 +58,14 @@ def _insert(session: AsyncSession, table: Any) -> Any:
 
 async def mark_processed(session: AsyncSession, platform: str, key: str, now: datetime) -> bool:
     """Record a platform event as taken in. False when it was already: the caller skips it."""
+    known: set[tuple[str, str]] | None = session.info.get("known_keys")
+    if known is not None:
+        # a batch looked its keys up in one query beforehand (see prefetch_processed)
+        if (platform, key) in known:
+            return False
+        known.add((platform, key))
+        defer(session, ProcessedUpdate, {"platform": platform, "key": key, "processed_at": now})
+        return True
     stmt = (
         _insert(session, ProcessedUpdate)
         .values(platform=platform, key=key, processed_at=now)
@@ -29,6 +73,18 @@ async def mark_processed(session: AsyncSession, platform: str, key: str, now: da
     )
     result = await session.execute(stmt)
     return bool(result.rowcount)
+
+
+async def prefetch_processed(session: AsyncSession, keys: list[tuple[str, str]]) -> None:
+    """For a batch of updates: which of their keys were processed before, in one query."""
+    found: set[tuple[str, str]] = set()
+    for platform in {p for p, _ in keys}:
+        wanted = [k for p, k in keys if p == platform]
+        rows = await session.execute(
+            select(ProcessedUpdate.key).where(ProcessedUpdate.platform == platform, ProcessedUpdate.key.in_(wanted))
+        )
+        found.update((platform, k) for k in rows.scalars())
+    session.info["known_keys"] = found
 
 
 def enqueue(
@@ -41,15 +97,28 @@ def enqueue(
     now: datetime,
     appeal_id: int | None = None,
     link_role: str | None = None,
-) -> OutboxMessage:
+) -> None:
     if link_role is not None:
         payload = {**payload, "link_role": link_role}
-    item = OutboxMessage(
-        platform=platform, chat_id=chat_id, appeal_id=appeal_id, purpose=purpose[:32], payload=payload,
-        status="pending", attempts=0, not_before=now, created_at=now,
-    )
-    session.add(item)
-    return item
+    defer(session, OutboxMessage, {
+        "platform": platform, "chat_id": chat_id, "appeal_id": appeal_id, "purpose": purpose[:32],
+        "payload": payload, "status": "pending", "attempts": 0, "not_before": now, "created_at": now,
+        "claimed_until": None, "sent_at": None, "sent_message_ids": None, "error": None,
+    })
+
+
+def add_event(
+    session: AsyncSession, appeal_id: int, at: datetime, actor: str, action: str,
+    from_status: str | None, to_status: str | None, detail: dict[str, Any],
+) -> None:
+    defer(session, AppealEvent, {
+        "appeal_id": appeal_id, "at": at, "actor": actor, "action": action, "from_status": from_status,
+        "to_status": to_status, "detail": detail,
+    })
+
+
+def add_message(session: AsyncSession, **row: Any) -> None:
+    defer(session, AppealMessage, row)
 
 
 async def citizen_by_user(session: AsyncSession, platform: str, user_id: str) -> Citizen | None:
@@ -69,6 +138,7 @@ async def citizen_appeals(session: AsyncSession, citizen_id: int, *, limit: int)
 
 
 async def link(session: AsyncSession, platform: str, chat_id: str, message_id: str) -> MessageLink | None:
+    await flush_deferred(session)
     return (
         await session.execute(
             select(MessageLink).where(
@@ -90,18 +160,14 @@ async def link_matches(session: AsyncSession, platform: str, chat_id: str, messa
     return found is not None and found.appeal_id == appeal_id
 
 
-async def add_link(
-    session: AsyncSession, platform: str, chat_id: str, message_id: str, appeal_id: int, role: str
-) -> None:
-    stmt = (
-        _insert(session, MessageLink)
-        .values(platform=platform, chat_id=chat_id, message_id=message_id, appeal_id=appeal_id, role=role)
-        .on_conflict_do_nothing(index_elements=["platform", "chat_id", "message_id"])
-    )
-    await session.execute(stmt)
+def add_link(session: AsyncSession, platform: str, chat_id: str, message_id: str, appeal_id: int, role: str) -> None:
+    defer(session, MessageLink, {
+        "platform": platform, "chat_id": chat_id, "message_id": message_id, "appeal_id": appeal_id, "role": role,
+    })
 
 
 async def link_of_role(session: AsyncSession, appeal_id: int, chat_id: str, role: str) -> MessageLink | None:
+    await flush_deferred(session)
     return (
         await session.execute(
             select(MessageLink)
@@ -113,6 +179,7 @@ async def link_of_role(session: AsyncSession, appeal_id: int, chat_id: str, role
 
 
 async def last_account(session: AsyncSession, appeal_id: int) -> str | None:
+    await flush_deferred(session)
     events = (
         await session.execute(
             select(AppealEvent)
@@ -148,6 +215,7 @@ async def appeals_in_status(session: AsyncSession, status: str) -> Sequence[Appe
 async def citizen_texts(
     session: AsyncSession, appeal_id: int, *, kinds: tuple[str, ...], before: datetime | None
 ) -> list[str]:
+    await flush_deferred(session)
     query = select(AppealMessage.text).where(
         AppealMessage.appeal_id == appeal_id, AppealMessage.kind.in_(kinds), AppealMessage.author_role == "citizen"
     )
@@ -157,6 +225,7 @@ async def citizen_texts(
 
 
 async def media_group_size(session: AsyncSession, appeal_id: int, media_group: str) -> int:
+    await flush_deferred(session)
     return int(
         (
             await session.execute(
