@@ -15,6 +15,7 @@ import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -53,6 +54,7 @@ __all__ = [
     "RoutingConfig",
     "RoutingRule",
     "SlaConfig",
+    "SupervisorsChat",
     "TRIAGE",
     "is_placeholder_chat",
     "load_config",
@@ -120,6 +122,19 @@ class ChatRef(_Model):
     vk_peer: ChatId | None = None
 
 
+class SupervisorsChat(ChatRef):
+    # the daily digest (new, answered, overdue per account), region's local time; null turns it off
+    digest_at: time | None = time(9, 0)
+
+    @field_validator("digest_at", mode="before")
+    @classmethod
+    def _quoted_time(cls, value: Any) -> Any:
+        # PyYAML reads an unquoted 09:00 as the base-60 number 540, which pydantic would take as seconds
+        if isinstance(value, bool | int | float):
+            raise ValueError(f"got the number {value!r}; write the time quoted, e.g. '09:00'")
+        return value
+
+
 class Account(ChatRef):
     code: Code
     name: str
@@ -158,7 +173,9 @@ class OtklikConfig(_Model):
     categories: list[Category]
     accounts: list[Account]
     triage: ChatRef
-    supervisors: ChatRef
+    supervisors: SupervisorsChat
+    # chats that only sla.escalation[].notify names by key, e.g. a deputy governor's chat for the 200% step
+    escalation_chats: dict[Code, ChatRef] = {}
     routing: RoutingConfig
     classifier: ClassifierConfig = ClassifierConfig()
     calendar: CalendarConfig = CalendarConfig()
@@ -305,10 +322,26 @@ def cross_reference_findings(config: OtklikConfig) -> list[_Finding]:
         ref: ChatRef = getattr(config, name)
         if ref.telegram_chat is None and ref.vk_peer is None:
             findings.append(((name,), f"{name} needs telegram_chat or vk_peer"))
+    for key, ref in config.escalation_chats.items():
+        if ref.telegram_chat is None and ref.vk_peer is None:
+            findings.append((("escalation_chats", key), "an escalation chat needs telegram_chat or vk_peer"))
+    notify_keys = {"account", "supervisors", *config.escalation_chats}
+    for i, step in enumerate(config.sla.escalation):
+        for j, target in enumerate(step.notify):
+            if target not in notify_keys and not re.fullmatch(r"-?\d+", target):
+                findings.append(
+                    (
+                        ("sla", "escalation", i, "notify", j),
+                        f"unknown chat {target!r}: use account, supervisors, a key of escalation_chats"
+                        f"{_did_you_mean(target, notify_keys)} or a Telegram chat id",
+                    )
+                )
 
     # A chat must identify one account, or a reply there could not be attributed.
     owners: dict[tuple[str, int], str] = {}
-    for label, ref in [("triage", config.triage), ("supervisors", config.supervisors)]:
+    staff_refs: list[tuple[str, ChatRef]] = [("triage", config.triage), ("supervisors", config.supervisors)]
+    staff_refs += [(f"escalation_chats.{key}", ref) for key, ref in config.escalation_chats.items()]
+    for label, ref in staff_refs:
         for platform in ("telegram_chat", "vk_peer"):
             value = getattr(ref, platform)
             if value is not None:

@@ -173,3 +173,126 @@ TRIAGE_HEADER = "Ждут выбора исполнителя ({count}):"
 def card_status_line(status: str, detail: str | None = None) -> str:
     name = STATUS_NAMES.get(status, status)
     return f"Статус: <b>{esc(name)}</b>" + (f" — {esc(detail)}" if detail else "")
+
+
+# --- deadlines: intermediate answers, reminders, escalation, supervisors ---------------------------
+
+INTERIM = "Промежуточный ответ"
+INTERIM_PROMPT = (
+    "№{number}: напишите заявителю промежуточный ответ — что уже сделано и когда ждать результата — "
+    "<b>ответом на это сообщение</b>. Окончательный ответ после этого будет нужен {deadline}."
+)
+INTERIM_NO_TEXT = "Напишите промежуточный ответ словами — ответом на сообщение бота."
+INTERIM_REFUSED = "По обращению №{number} промежуточный ответ уже не нужен: статус «{status}»."
+TOAST_INTERIM = "Напишите ответ на сообщение бота"
+
+TERM_NAMES = {"first_answer": "первого ответа", "resolution": "окончательного ответа"}
+
+
+def interim_to_citizen(number: int, account: str, text: str, deadline: str | None) -> str:
+    lines = [f"<b>Промежуточный ответ по обращению №{number}</b>", f"От: {esc(account)}", "", esc(text)]
+    if deadline:
+        lines += ["", f"Окончательный ответ придёт сюда {deadline}."]
+    return "\n".join(lines)
+
+
+def interim_card_detail(official: str, deadline: str | None) -> str:
+    detail = f"промежуточный ответ отправлен ({official})"
+    return f"{detail}; окончательный {deadline}" if deadline else detail
+
+
+def card_due_line(term: str | None, deadline: str) -> str:
+    if term == "resolution":
+        return f"⏰ Окончательный ответ {deadline}"
+    return f"⏰ Ответить {deadline}"
+
+
+def span_words(delta_seconds: float) -> str:
+    """«45 с», «12 мин», «2 ч 5 мин», «3 дн 4 ч»: how late, short enough for a phone line."""
+    total = max(0, int(delta_seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days} дн {hours} ч" if hours else f"{days} дн"
+    if hours:
+        return f"{hours} ч {minutes} мин" if minutes else f"{hours} ч"
+    if minutes:
+        return f"{minutes} мин {seconds} с" if seconds and minutes < 10 else f"{minutes} мин"
+    return f"{seconds} с"
+
+
+def sla_reminder(number: int, term: str, percent: int, deadline: str) -> str:
+    return (
+        f"⏰ Напоминание: №{number} — прошло {percent}% срока {TERM_NAMES.get(term, '')}.\n"
+        f"Ответить нужно {deadline} — ответом на карточку или на это сообщение."
+    )
+
+
+def sla_overdue_account(number: int, term: str, late: str, supervisors_told: bool) -> str:
+    lines = [
+        f"🔴 №{number} просрочено: срок {TERM_NAMES.get(term, '')} истёк {late} назад.",
+        "Ответьте заявителю как можно скорее — ответом на карточку или на это сообщение.",
+    ]
+    if supervisors_told:
+        lines.append("Кураторы центра уведомлены.")
+    return "\n".join(lines)
+
+
+def sla_supervisors(
+    number: int,
+    term: str,
+    percent: int,
+    *,
+    first_overdue: bool,
+    account: str | None,
+    topic: str,
+    due: str,
+    late: str | None,
+) -> str:
+    if late is None:
+        head = f"⚠️ №{number}: прошло {percent}% срока {TERM_NAMES.get(term, '')}, ответа нет"
+    elif first_overdue:
+        head = f"🔴 Просрочено: №{number} (срок {TERM_NAMES.get(term, '')})"
+    else:
+        head = f"🚨 Эскалация: №{number} — прошло {percent}% срока {TERM_NAMES.get(term, '')}, ответа нет"
+    who = esc(account) if account else "не выбран — обращение у операторов ЦУР"
+    lines = [head, f"Исполнитель: {who}", f"Тема: {esc(topic)}", f"Срок: {due}"]
+    if late is not None:
+        lines[-1] += f", просрочка {late}"
+    return "\n".join(lines)
+
+
+def sla_overdue_citizen(number: int, term: str) -> str:
+    what = "окончательного ответа" if term == "resolution" else "ответа"
+    return (
+        f"Срок {what} по обращению №{number} истёк. Мы напомнили исполнителю "
+        "и передали обращение на контроль кураторам центра."
+    )
+
+
+def sla_escalated_citizen(number: int) -> str:
+    return f"Обращение №{number} всё ещё без ответа — передали его на контроль вышестоящему руководителю."
+
+
+OVERDUE_EMPTY = "Просроченных обращений нет."
+OVERDUE_HEADER = "Просрочено сейчас ({count}), первыми — самые давние:"
+OVERDUE_NO_ACCOUNT = "ЦУР (исполнитель не выбран)"
+
+
+def overdue_line(number: int, account: str, late: str, category: str) -> str:
+    return f"№{number} · {esc(account)} · просрочка {late} · {esc(category)}"
+
+
+def digest(when: str, rows: list[tuple[str, int, int, int]]) -> str:
+    """rows: (account name, new, answered, overdue) for every account with something to report."""
+    lines = [f"📊 <b>Сводка за сутки</b> на {when}"]
+    if not rows:
+        lines.append("Новых, отвеченных и просроченных обращений нет.")
+        return "\n".join(lines)
+    for name, new, answered, overdue in rows:
+        mark = " 🔴" if overdue else ""
+        lines.append(f"• {esc(name)}: новых {new}, отвечено {answered}, просрочено {overdue}{mark}")
+    totals = [sum(r[i] for r in rows) for i in (1, 2, 3)]
+    lines.append(f"Всего: новых {totals[0]}, отвечено {totals[1]}, просрочено {totals[2]}")
+    return "\n".join(lines)

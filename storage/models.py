@@ -67,6 +67,8 @@ class Appeal(Base):
         Index("ix_appeals_citizen_status", "citizen_id", "status"),
         Index("ix_appeals_account_status", "account_code", "status"),
         Index("ix_appeals_first_answer_due", "first_answer_due"),
+        # the sweep reads only appeals whose next alert has come: its cost follows what is due, not what is open
+        Index("ix_appeals_next_alert_at", "next_alert_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)  # the number the citizen sees
@@ -94,6 +96,14 @@ class Appeal(Base):
     resolution_due: Mapped[datetime | None]
     rating: Mapped[str | None] = mapped_column(String(16))
     source_message_id: Mapped[str | None] = mapped_column(String(64))
+    # the SLA clock that runs now: "first_answer" | "resolution" | None (answered, closed, a draft)
+    sla_term: Mapped[str | None] = mapped_column(String(16))
+    sla_started_at: Mapped[datetime | None]
+    intermediate_answered_at: Mapped[datetime | None]
+    # when the sweep must act next and which step of the ladder that is ("first_answer@0.5"); the
+    # conditional UPDATE on both is how a sweeper claims an alert
+    next_alert_at: Mapped[datetime | None]
+    next_alert_stage: Mapped[str | None] = mapped_column(String(32))
 
 
 class AppealMessage(Base):

@@ -51,6 +51,10 @@ def staff_router(membership: MembershipCheck) -> Router:
     async def open_list(message: Message, desk: AppealDesk) -> None:
         await desk.open_list(to_inbound(message))
 
+    @router.message(Command("overdue"))
+    async def overdue_list(message: Message, desk: AppealDesk) -> None:
+        await desk.deadlines.overdue_list(to_inbound(message))
+
     @router.message(F.reply_to_message)
     async def reply(message: Message, desk: AppealDesk, bot: Bot) -> None:
         user = message.from_user
@@ -90,6 +94,16 @@ def staff_router(membership: MembershipCheck) -> Router:
             return
         if await act(query, bot):
             result = await desk.reject(action, int(parsed[0]))
+            await query.answer(result.toast, show_alert=result.alert)
+
+    @router.callback_query(F.data.startswith("interim:"))
+    async def interim(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
+        action, parsed = to_action(query), parse_action(query.data or "", "interim", 1)
+        if action is None or parsed is None:
+            await query.answer(texts.STALE_BUTTON)
+            return
+        if await act(query, bot):
+            result = await desk.interim(action, int(parsed[0]))
             await query.answer(result.toast, show_alert=result.alert)
 
     @router.callback_query(F.data.startswith("route:"))
