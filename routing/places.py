@@ -1,0 +1,574 @@
+"""Which municipality a message is about: from the words of the text, or from a shared location.
+
+The gazetteer (`routing/data/<region>_places.csv`, one name per row) maps settlements, city
+districts, neighbourhoods, streets and landmarks to municipality codes. Names are matched in any
+grammatical case («в Гаврилов-Яме», «из Красных Ткачей»), with one typo in longer words, and
+with the usual abbreviations («р-н», «пос.», «д.», «г.», «ул.», «пр-т»).
+
+The resolver prefers saying "undecided" (`municipality=None`) to guessing: a name shared by
+several towns (`ambiguous=yes`: «проспект Ленина») never decides alone, two different
+municipalities named in one message decide nothing unless one clearly dominates, and words that
+are also ordinary words («Любим», «Весна», «Волга») count only with a cue («в Любиме», «пос. Волга»).
+
+CSV columns: name, municipality (a code; several codes joined by «;» for ambiguous names; «-» for a
+name that is outside every municipality or the whole region, which is recognised and then ignored),
+kind (city, town, urban_settlement, village, okrug, city_district, neighbourhood, street, landmark,
+region), lat, lon (may be empty), ambiguous (yes/empty), requires (empty; «cue» = a preposition
+with a capital letter or a settlement word before it; «type» = only a settlement word before it).
+Lines starting with «#» are comments.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+DEFAULT_GAZETTEER = Path(__file__).parent / "data" / "yaroslavl_places.csv"
+OUTSIDE = "-"
+
+# How much one mention of a kind of place says about the municipality.
+KIND_WEIGHT: dict[str, float] = {
+    "city": 1.0, "town": 1.0, "okrug": 1.0, "urban_settlement": 0.95, "village": 0.9,
+    "city_district": 0.9, "neighbourhood": 0.85, "landmark": 0.8, "street": 0.8, "alias": 0.8,
+}
+# A point of this kind covers about this many km around it when resolving a shared location.
+KIND_RADIUS_KM: dict[str, float] = {
+    "city": 5.0, "town": 3.5, "urban_settlement": 2.5, "village": 1.5, "city_district": 3.0,
+    "neighbourhood": 2.0, "street": 1.5, "landmark": 1.0, "centre": 3.0,
+}
+MAX_LOCATION_KM = 40.0  # farther from every known place: probably outside the region
+
+_WORD_RE = re.compile(r"[0-9A-Za-zА-Яа-яЁё]+")
+# Spelled-out forms of abbreviations, so «р-н» and «район» are one key.
+_CANONICAL: dict[str, str] = {
+    "район": "район", "округ": "район", "рн": "район", "мр": "район", "мо": "район", "го": "район",
+    "улица": "улица", "ул": "улица", "проспект": "проспект", "пр": "проспект", "просп": "проспект",
+    "пркт": "проспект", "прт": "проспект", "шоссе": "шоссе", "ш": "шоссе", "набережная": "набережная",
+    "наб": "набережная", "площадь": "площадь", "пл": "площадь", "переулок": "переулок", "пер": "переулок",
+    "бульвар": "бульвар", "бр": "бульвар", "проезд": "проезд", "область": "область", "обл": "область",
+}
+_STREET_TYPES = {"улица", "проспект", "шоссе", "набережная", "площадь", "переулок", "бульвар", "проезд"}
+_SKIPPED = {"муниципальный", "мун"}  # «Рыбинский муниципальный район» is «Рыбинский район»
+# Words that say "a settlement name follows": they make a `cue`/`type` name count.
+_SETTLEMENT_WORDS = {"город", "г", "гор", "поселок", "пос", "п", "пгт", "рп", "деревня", "дер", "д", "село",
+                     "с", "микрорайон", "мкр", "мкрн", "станция", "ст", "завод", "нпо", "одк", "район"}
+_ONE_LETTER_CUES = {"г", "п", "д", "с"}  # only with a dot: «с.» is a village, «с» is a preposition
+_PLACE_PREPOSITIONS = {"в", "во", "на", "из", "до", "под", "около", "возле", "у", "за", "от", "к", "по"}
+_ENDPOINT_PREPOSITIONS = {"до", "из", "от", "через"}  # «автобус до Рыбинска»: a route, not the place
+_NEAR_PREPOSITIONS = {"под", "около", "возле", "близ"}  # «под Ярославлем» is the district around it
+_NOUN_ENDINGS = sorted(["ами", "ями", "ах", "ях", "ом", "ем", "ой", "ей", "ою", "ею", "ам", "ям", "ов", "ев",
+                        "а", "я", "о", "е", "у", "ю", "ы", "и", "ь"], key=len, reverse=True)
+_ADJECTIVE_RE = re.compile(r"(ск|цк)(ий|ого|ому|им|ом|ая|ой|ую|ое|ие|их|ими|ые|ых|ыми|ый|ое)$")
+_PROPER_TAGS = ("Name", "Surn", "Patr", "Geox", "Orgn", "Trad")
+
+
+@dataclass(frozen=True)
+class Place:
+    name: str
+    municipalities: tuple[str, ...]  # empty: recognised but outside every municipality
+    kind: str
+    lat: float | None = None
+    lon: float | None = None
+    ambiguous: bool = False
+    requires: str = ""  # "", "cue" or "type"
+
+    @property
+    def decides(self) -> bool:
+        return not self.ambiguous and len(self.municipalities) == 1
+
+
+@dataclass(frozen=True)
+class PlaceMatch:
+    place: Place
+    start: int  # token indexes, end exclusive
+    end: int
+    surface: str
+    weight: float
+    municipality: str | None  # whom this mention votes for (None: no vote)
+
+
+@dataclass(frozen=True)
+class PlaceResolution:
+    municipality: str | None
+    confidence: float  # 0 when municipality is None
+    suggestions: tuple[tuple[str, float], ...] = ()  # best first, for buttons
+    matches: tuple[PlaceMatch, ...] = ()
+    reason: str = "none"  # text | location | conflict | ambiguous | far | none
+
+
+@dataclass
+class _Token:
+    text: str  # as written
+    folded: str  # lower case, ё -> е
+    index: int
+    dot_after: bool
+    keys: set[str] = field(default_factory=set)
+
+
+def _fold(word: str) -> str:
+    return word.lower().replace("ё", "е")
+
+
+def _stem(word: str) -> str | None:
+    """A crude noun stem for names pymorphy does not know («Брагине» -> «брагин»); adjectives excluded."""
+    if len(word) < 5 or _ADJECTIVE_RE.search(word):
+        return None
+    for ending in _NOUN_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            return "~" + word[: -len(ending)]
+    return "~" + word
+
+
+@lru_cache(maxsize=50_000)
+def _word_keys(folded: str) -> frozenset[str]:
+    """Every form a word may stand for: itself, its canonical abbreviation, its lemmas, its stem."""
+    from routing.topics import morph_analyzer
+
+    canonical = _CANONICAL.get(folded)
+    if canonical:
+        return frozenset({canonical})
+    keys = {folded}
+    if re.search(r"[а-я]", folded) and len(folded) > 2:
+        for parse in morph_analyzer().parse(folded):
+            normal = _fold(parse.normal_form)
+            keys.add(_CANONICAL.get(normal, normal))
+    stem = _stem(folded)
+    if stem and _may_be_typo(folded):
+        # Only names pymorphy does not know as ordinary words: «роста» must not become «Ростов».
+        keys.add(stem)
+    return frozenset(keys)
+
+
+@lru_cache(maxsize=10_000)
+def _name_keys(folded: str) -> frozenset[str]:
+    """Keys of a gazetteer word: like `_word_keys`, but a proper-noun reading wins over homonyms.
+
+    «Ростов» is also the genitive plural of «рост»; taking every lemma would make «рост цен» a town.
+    """
+    from routing.topics import morph_analyzer
+
+    canonical = _CANONICAL.get(folded)
+    if canonical:
+        return frozenset({canonical})
+    keys = {folded}
+    if re.search(r"[а-я]", folded) and len(folded) > 2:
+        parses = morph_analyzer().parse(folded)
+        proper = [p for p in parses if any(tag in p.tag for tag in _PROPER_TAGS)]
+        keys.update(_CANONICAL.get(_fold(p.normal_form), _fold(p.normal_form)) for p in (proper or parses))
+    stem = _stem(folded)
+    if stem and _may_be_typo(folded):
+        keys.add(stem)
+    return frozenset(keys)
+
+
+@lru_cache(maxsize=50_000)
+def _may_be_typo(folded: str) -> bool:
+    """Unknown words and proper names may be misspelt place names; ordinary words are left alone."""
+    from routing.topics import morph_analyzer
+
+    morph = morph_analyzer()
+    if not morph.word_is_known(folded):
+        return True
+    return all(any(tag in parse.tag for tag in _PROPER_TAGS) for parse in morph.parse(folded))
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    """Levenshtein distance <= 1, or one swap of neighbouring letters."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        diff = [i for i in range(la) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    if la > lb:
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1:]
+
+
+def tokenize(text: str) -> list[_Token]:
+    tokens = []
+    for i, m in enumerate(_WORD_RE.finditer(text)):
+        tokens.append(_Token(m.group(), _fold(m.group()), i, text[m.end():m.end() + 1] == "."))
+    return _merge_abbreviations(tokens)
+
+
+def _merge_abbreviations(tokens: list[_Token]) -> list[_Token]:
+    """«р-н», «пр-т», «б-р» are split by the word pattern; glue them back into one token."""
+    out: list[_Token] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if i + 1 < len(tokens) and (tok.folded, tokens[i + 1].folded) in {("р", "н"), ("р", "на"), ("р", "не"),
+                                                                         ("пр", "т"), ("пр", "кт"), ("б", "р")}:
+            nxt = tokens[i + 1]
+            glued = "рн" if tok.folded == "р" and nxt.folded.startswith("н") else tok.folded + nxt.folded
+            out.append(_Token(tok.text + "-" + nxt.text, glued, len(out), nxt.dot_after))
+            i += 2
+            continue
+        out.append(_Token(tok.text, tok.folded, len(out), tok.dot_after))
+        i += 1
+    return out
+
+
+def load_gazetteer(path: str | Path | None = None) -> list[Place]:
+    """Read a gazetteer CSV; a clear ValueError names the line of a malformed row."""
+    source = Path(path) if path is not None else DEFAULT_GAZETTEER
+    places: list[Place] = []
+    with source.open(encoding="utf-8", newline="") as fh:
+        lines = [line for line in fh if not line.lstrip().startswith("#")]
+    reader = csv.DictReader(lines)
+    missing = {"name", "municipality", "kind"} - set(reader.fieldnames or ())
+    if missing:
+        raise ValueError(f"{source}: missing column(s) {', '.join(sorted(missing))}")
+    for number, row in enumerate(reader, start=2):
+        name = (row.get("name") or "").strip()
+        if not name:
+            continue
+        raw = (row.get("municipality") or "").strip()
+        codes = () if raw == OUTSIDE else tuple(c.strip() for c in raw.split(";") if c.strip())
+        try:
+            lat = float(row["lat"]) if (row.get("lat") or "").strip() else None
+            lon = float(row["lon"]) if (row.get("lon") or "").strip() else None
+        except ValueError:
+            raise ValueError(f"{source}, data row {number}: lat/lon must be numbers") from None
+        ambiguous = (row.get("ambiguous") or "").strip().lower() in {"yes", "1", "true", "да"}
+        requires = (row.get("requires") or "").strip().lower()
+        if requires not in {"", "cue", "type"}:
+            raise ValueError(f"{source}, data row {number}: requires must be empty, cue or type")
+        kind = (row.get("kind") or "village").strip()
+        places.append(Place(name, codes, kind, lat, lon, ambiguous or len(codes) > 1 or
+                            (not codes and raw != OUTSIDE), requires))
+    return places
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    place: Place
+    core: tuple[frozenset[str], ...]  # key sets of the words to find in a row
+    street_type: str | None  # «улица» etc.: must stand right before or right after the core
+    letters: int
+
+
+def _pattern(place: Place) -> _Pattern | None:
+    words = [t.folded for t in tokenize(place.name)]
+    keyed = [_name_keys(w) for w in words if w not in _SKIPPED]
+    if not keyed:
+        return None
+    street_type = None
+    if place.kind == "street" and len(keyed) > 1:
+        for pos in (0, len(keyed) - 1):
+            types = keyed[pos] & _STREET_TYPES
+            if types:
+                street_type = next(iter(types))
+                keyed = keyed[:pos] + keyed[pos + 1:]
+                break
+    # A name word is matched by its lemma/stem and its own spelling, not by every lemma of a homonym.
+    return _Pattern(place, tuple(keyed), street_type, sum(len(w) for w in words))
+
+
+class PlaceResolver:
+    """Gazetteer + optional config aliases -> municipality of a text or of a location."""
+
+    def __init__(self, places: Iterable[Place], *, known_codes: Iterable[str] | None = None,
+                 surrounding: Mapping[str, str] | None = None,
+                 aliases: Iterable[tuple[str, str]] = (),
+                 centres: Iterable[tuple[str, tuple[float, float]]] = ()) -> None:
+        codes = set(known_codes) if known_codes is not None else None
+        kept: list[Place] = []
+        for place in places:
+            municipalities = tuple(c for c in place.municipalities if codes is None or c in codes)
+            if place.municipalities and not municipalities:
+                continue  # a code this region's config does not have
+            kept.append(Place(place.name, municipalities, place.kind, place.lat, place.lon,
+                              place.ambiguous or len(municipalities) > 1, place.requires))
+        self.places = kept
+        self.surrounding = dict(surrounding or {})
+        self._patterns = [p for p in (_pattern(place) for place in kept) if p is not None]
+        self._by_first: dict[str, list[_Pattern]] = defaultdict(list)
+        for pat in self._patterns:
+            for key in pat.core[0]:
+                self._by_first[key].append(pat)
+        self._vocabulary = {key for pat in self._patterns for keys in pat.core for key in keys}
+        self._fuzzy = self._fuzzy_index()
+        self._aliases = self._compile_aliases(aliases)
+        self._points = [(p.municipalities[0], p.lat, p.lon, KIND_RADIUS_KM.get(p.kind, 1.5))
+                        for p in kept if p.decides and p.lat is not None and p.lon is not None]
+        self._points += [(code, lat, lon, KIND_RADIUS_KM["centre"]) for code, (lat, lon) in centres
+                         if codes is None or code in codes]
+
+    # ---- construction ---------------------------------------------------------------------
+    @classmethod
+    def default(cls) -> PlaceResolver:
+        """The shipped Ярославская область gazetteer, without a config."""
+        return cls(load_gazetteer(), surrounding={"yaroslavl": "yaroslavsky", "rybinsk": "rybinsky"})
+
+    @classmethod
+    def from_config(cls, config: Any, gazetteer: str | Path | None = None) -> PlaceResolver:
+        """Gazetteer entries for the config's municipality codes, plus its names, aliases and centres."""
+        municipalities = list(getattr(config, "municipalities", []) or [])
+        codes = [m.code for m in municipalities]
+        places = load_gazetteer(gazetteer)
+        for m in municipalities:
+            for name in {m.name, getattr(m, "short_name", None)} - {None, ""}:
+                places.append(Place(str(name), (m.code,), "okrug"))
+        aliases = [(m.code, a) for m in municipalities for a in (getattr(m, "aliases", None) or [])]
+        centres = [(m.code, tuple(m.centre)) for m in municipalities if getattr(m, "centre", None)]
+        resolver = cls(places, known_codes=codes, aliases=aliases, centres=centres)  # type: ignore[arg-type]
+        resolver.surrounding = resolver._surrounding_from(municipalities)
+        return resolver
+
+    def _surrounding_from(self, municipalities: Sequence[Any]) -> dict[str, str]:
+        """An okrug with no centre inside it (centre null) and named after a city surrounds that city.
+
+        «Рыбинский муниципальный округ» -> stem «рыбинск» -> city «Рыбинск»: a place «под Рыбинском»
+        or a location just outside the city belongs to the okrug, not to the city.
+        """
+        out: dict[str, str] = {}
+        cities = [(p.name.lower().replace("ё", "е"), p.municipalities[0]) for p in self.places
+                  if p.kind == "city" and p.decides]
+        for m in municipalities:
+            if getattr(m, "centre", None) is not None or not getattr(m, "name", ""):
+                continue
+            first = _fold(str(m.name).split()[0])
+            stem = re.sub(r"(ский|цкий|ской|ская|ское)$", "", first)
+            if len(stem) < 4 or stem == first:
+                continue
+            for city_name, city_code in cities:
+                if city_code != m.code and city_name.startswith(stem):
+                    out[city_code] = m.code
+        return out
+
+    def _fuzzy_index(self) -> dict[str, set[str]]:
+        """Single-deletion index of name word forms, for one-typo matches of longer words."""
+        from routing.topics import morph_analyzer
+
+        index: dict[str, set[str]] = defaultdict(set)
+        for pat in self._patterns:
+            for keys in pat.core:
+                plain = {k for k in keys if not k.startswith("~") and len(k) >= 5}
+                forms = set(plain)
+                for k in plain:
+                    for parse in morph_analyzer().parse(k)[:1]:
+                        forms.update(_fold(f.word) for f in parse.lexeme)
+                for form in forms:
+                    if len(form) < 5:
+                        continue
+                    anchor = sorted(plain)[0] if plain else form
+                    for variant in {form} | {form[:i] + form[i + 1:] for i in range(len(form))}:
+                        index[variant].add(f"{form}\t{anchor}")
+        return index
+
+    @staticmethod
+    def _compile_aliases(aliases: Iterable[tuple[str, str]]) -> list[Any]:
+        from routing.keywords import compile_phrase
+
+        return [p for p in (compile_phrase(code, alias) for code, alias in aliases) if p is not None]
+
+    # ---- text -----------------------------------------------------------------------------
+    def _keys(self, tok: _Token) -> set[str]:
+        keys = set(_word_keys(tok.folded))
+        if keys & self._vocabulary or len(tok.folded) < 6 or not _may_be_typo(tok.folded):
+            return keys
+        word = tok.folded
+        candidates: set[str] = set()
+        for variant in {word} | {word[:i] + word[i + 1:] for i in range(len(word))}:
+            candidates |= self._fuzzy.get(variant, set())
+        for entry in candidates:
+            form, anchor = entry.split("\t")
+            if _within_one_edit(word, form):
+                keys |= _word_keys(anchor)
+        return keys
+
+    def find(self, text: str) -> list[PlaceMatch]:
+        """Every place named in the text, longest names first, without overlaps."""
+        tokens = tokenize(text)
+        for tok in tokens:
+            tok.keys = self._keys(tok)
+        shouting = sum(c.isupper() for c in text) > 0.6 * max(1, sum(c.isalpha() for c in text))
+        found: list[tuple[_Pattern, int, int]] = []
+        for i, tok in enumerate(tokens):
+            seen: set[int] = set()
+            for key in tok.keys:
+                for pat in self._by_first.get(key, ()):
+                    if id(pat) in seen:
+                        continue
+                    seen.add(id(pat))
+                    span = self._match_at(pat, tokens, i)
+                    if span is not None:
+                        found.append((pat, *span))
+        chosen: list[tuple[_Pattern, int, int]] = []
+        taken: set[int] = set()
+        for pat, start, end in sorted(found, key=lambda f: (f[2] - f[1], f[0].letters), reverse=True):
+            if taken.isdisjoint(range(start, end)):
+                chosen.append((pat, start, end))
+                taken.update(range(start, end))
+        blocked: set[int] = set()
+        matches: list[PlaceMatch] = []
+        for pat, start, end in sorted(chosen, key=lambda c: c[1]):
+            core_start = start + (1 if pat.street_type and tokens[start].keys & {pat.street_type} else 0)
+            if not self._cue_ok(pat.place.requires, tokens, core_start, shouting):
+                blocked.update(range(start, end))  # «мы любим»: not Любим, and no alias may claim it
+                continue
+            matches.append(self._vote(pat.place, tokens, start, end, pat.place.kind))
+        matches += self._alias_matches(tokens, taken, blocked)
+        return sorted(matches, key=lambda m: m.start)
+
+    def _match_at(self, pat: _Pattern, tokens: Sequence[_Token], i: int) -> tuple[int, int] | None:
+        n = len(pat.core)
+        j, k = i, 0
+        while k < n and j < len(tokens):
+            if tokens[j].folded in _SKIPPED:
+                j += 1
+                continue
+            if not (tokens[j].keys & pat.core[k]):
+                return None
+            j += 1
+            k += 1
+        if k < n:
+            return None
+        if pat.street_type is None:
+            return i, j
+        if i > 0 and pat.street_type in tokens[i - 1].keys:
+            return i - 1, j
+        if j < len(tokens) and pat.street_type in tokens[j].keys:
+            return i, j + 1
+        return None
+
+    @staticmethod
+    def _cue_ok(requires: str, tokens: Sequence[_Token], start: int, shouting: bool) -> bool:
+        if not requires:
+            return True
+        prev = tokens[start - 1] if start > 0 else None
+        if prev is not None and prev.folded in _SETTLEMENT_WORDS:
+            if prev.folded not in _ONE_LETTER_CUES or prev.dot_after:
+                return True
+        if requires == "type" or prev is None or prev.folded not in _PLACE_PREPOSITIONS:
+            return False
+        word = tokens[start].text
+        return word[:1].isupper() and (shouting or not word.isupper() or len(word) == 1)
+
+    def _vote(self, place: Place, tokens: Sequence[_Token], start: int, end: int, kind: str) -> PlaceMatch:
+        weight = KIND_WEIGHT.get(kind, 0.8)
+        municipality = place.municipalities[0] if place.decides else None
+        prev = tokens[start - 1].folded if start > 0 else ""
+        before = tokens[start - 2].folded if start > 1 else ""
+        if municipality is not None:
+            if prev in _NEAR_PREPOSITIONS or (before, prev) in {("рядом", "с"), ("недалеко", "от")}:
+                # «под Ярославлем» is the okrug around the city, not the city.
+                municipality = self.surrounding.get(municipality, municipality)
+                weight *= 0.8
+            elif prev in _ENDPOINT_PREPOSITIONS:
+                weight *= 0.5
+        surface = " ".join(t.text for t in tokens[start:end])
+        return PlaceMatch(place, start, end, surface, weight, municipality)
+
+    def _alias_matches(self, tokens: Sequence[_Token], taken: set[int], blocked: set[int]) -> list[PlaceMatch]:
+        words = [t.folded for t in tokens]
+        hits = []
+        for phrase in self._aliases:
+            for i in range(len(words)):
+                span = range(i, i + len(phrase.words))
+                if taken.isdisjoint(span) and blocked.isdisjoint(span) and phrase.matches_at(words, i):
+                    hits.append((phrase, i, i + len(phrase.words)))
+        out: list[PlaceMatch] = []
+        used: set[int] = set()
+        for phrase, start, end in sorted(hits, key=lambda h: (h[2] - h[1], h[0].letters), reverse=True):
+            if used.isdisjoint(range(start, end)):
+                used.update(range(start, end))
+                place = Place(" ".join(w for w, _ in phrase.words), (phrase.owner,), "alias")
+                out.append(self._vote(place, tokens, start, end, "alias"))
+        return out
+
+    def resolve_text(self, text: str) -> PlaceResolution:
+        matches = tuple(self.find(text))
+        scores: dict[str, float] = defaultdict(float)
+        best_weight: dict[str, float] = defaultdict(float)
+        for m in matches:
+            if m.municipality is not None:
+                scores[m.municipality] += m.weight
+                best_weight[m.municipality] = max(best_weight[m.municipality], m.weight)
+        candidates = [c for m in matches if m.municipality is None for c in m.place.municipalities]
+        if not scores:
+            if candidates:
+                share = round(0.5 / len(set(candidates)), 3)
+                return PlaceResolution(None, 0.0, tuple((c, share) for c in dict.fromkeys(candidates)),
+                                       matches, "ambiguous")
+            return PlaceResolution(None, 0.0, (), matches, "none")
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        top, top_score = ranked[0]
+        confidence = 1.0
+        for m in matches:
+            if m.municipality == top:
+                confidence *= 1 - 0.9 * m.weight
+        confidence = min(0.97, 1 - confidence)
+        if len(ranked) > 1:
+            second = ranked[1][1]
+            total = sum(scores.values())
+            suggestions = tuple((code, round(0.6 * s / total, 3)) for code, s in ranked[:3])
+            # Two places named: decide only when one clearly dominates, and say we are less sure.
+            if top_score >= 2 * second and best_weight[top] >= 0.9:
+                return PlaceResolution(top, round(confidence * 0.7, 3), suggestions, matches, "text")
+            return PlaceResolution(None, 0.0, suggestions, matches, "conflict")
+        return PlaceResolution(top, round(confidence, 3), ((top, round(confidence, 3)),), matches, "text")
+
+    # ---- location -------------------------------------------------------------------------
+    def resolve_location(self, lat: float, lon: float) -> PlaceResolution:
+        """Nearest known place; outside every place's radius near a city -> the okrug around it."""
+        if not self._points:
+            return PlaceResolution(None, 0.0, reason="none")
+        near = sorted((_distance_km(lat, lon, plat, plon), code, radius) for code, plat, plon, radius in self._points)
+        inside = [(km / radius, code) for km, code, radius in near if km <= radius]
+        if inside:
+            inside.sort()
+            best, code = inside[0]
+            rivals = [score for score, other in inside if other != code]
+            if rivals and rivals[0] < 2 * max(best, 0.05):
+                suggestions = ((code, 0.5), (next(o for s, o in inside if o != code), 0.4))
+                return PlaceResolution(None, 0.0, suggestions, reason="conflict")
+            return PlaceResolution(code, 0.9, ((code, 0.9),), reason="location")
+        km, code, _ = near[0]
+        if km > MAX_LOCATION_KM:
+            return PlaceResolution(None, 0.0, reason="far")
+        code = self.surrounding.get(code, code)
+        other = next(((d, c) for d, c, _ in near if self.surrounding.get(c, c) != code), None)
+        if other is not None and other[0] < 1.3 * km + 1.0:
+            suggestions = ((code, 0.4), (self.surrounding.get(other[1], other[1]), 0.35))
+            return PlaceResolution(None, 0.0, suggestions, reason="conflict")
+        confidence = 0.75 if km <= 15 else 0.6
+        return PlaceResolution(code, confidence, ((code, confidence),), reason="location")
+
+    def resolve(self, text: str, location: tuple[float, float] | None = None) -> PlaceResolution:
+        """The text first (what the citizen says beats where the phone is), then the location."""
+        by_text = self.resolve_text(text)
+        if by_text.municipality is not None or location is None:
+            return by_text
+        by_location = self.resolve_location(*location)
+        if by_location.municipality is None:
+            return by_text if by_text.suggestions else by_location
+        if by_text.reason == "conflict" or by_text.reason == "ambiguous":
+            named = {code for code, _ in by_text.suggestions}
+            if by_location.municipality in named:
+                # The location breaks the tie between places the text names.
+                return PlaceResolution(by_location.municipality, 0.8, by_location.suggestions,
+                                       by_text.matches, "location")
+        return by_location
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
