@@ -825,6 +825,7 @@ class TelegramStandin:
             return None
         kind = self._fault_rng.choice(self._fault_kinds)
         self.faults.append((method, kind))
+        log.info("stand-in: injected %s fault into %s", kind, method)
         return kind
 
     async def _fault_response(self, kind: str) -> web.Response:
