@@ -4,7 +4,9 @@ burst, and p50/p99 latency from update to acknowledgement at a steady rate below
 
     python benchmarks/throughput.py [--messages 2000] [--rate 200] [--database-url URL]
 
-Not a test: it prints figures. Default database: a fresh SQLite file in a temp folder.
+The stand-in and the simulated citizens run in a separate process (as Telegram would), so the
+figures are the bot's own. Not a test: it prints figures. Default database: a fresh SQLite file
+in a temp folder.
 """
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import statistics
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -76,35 +80,77 @@ async def _drive(standin: TimedStandin, users: range, rate: float | None) -> tup
     return elapsed, latencies
 
 
-def _pct(values: list[float], q: float) -> float:
+def _standin_process(conn: Connection, marker: str, with_world: bool) -> None:
+    """The stand-in and the simulated citizens live in their own process, as Telegram does."""
+
+    async def serve() -> None:
+        standin = TimedStandin(marker)
+        base = await standin.start()
+        if with_world:
+            prepare_world(standin, load_config(ROOT / "config.yaml"))
+        conn.send(base)
+        loop = asyncio.get_running_loop()
+        while True:
+            command = await loop.run_in_executor(None, conn.recv)
+            if command[0] == "stop":
+                counts = sum(len(standin.bot_messages(c)) for c in standin.chats() if c < 0)
+                conn.send(counts)
+                break
+            _, first, count, rate = command
+            conn.send(await _drive(standin, range(first, first + count), rate))
+        await standin.stop()
+
+    asyncio.run(serve())
+
+
+class RemoteStandin:
+    def __init__(self, marker: str, with_world: bool) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_standin_process, args=(child, marker, with_world), daemon=True)
+        self.process.start()
+        self.base_url: str = self.conn.recv()
+
+    async def drive(self, first: int, count: int, rate: float | None) -> tuple[float, list[float]]:
+        self.conn.send(("drive", first, count, rate))
+        return await asyncio.get_running_loop().run_in_executor(None, self.conn.recv)
+
+    async def stop(self) -> int:
+        self.conn.send(("stop",))
+        group_messages = await asyncio.get_running_loop().run_in_executor(None, self.conn.recv)
+        self.process.join(10)
+        return int(group_messages)
+
+
+def _pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def _figures(messages: int, burst: float, latencies: list[float]) -> dict[str, float]:
+    return {"throughput": messages / burst, "p50": _pct(latencies, 50), "p99": _pct(latencies, 99)}
 
 
 async def bench_otklik(messages: int, rate: float, database_url: str | None) -> dict[str, float]:
     config = load_config(ROOT / "config.yaml")
-    standin = TimedStandin("принято")
-    base = await standin.start()
-    prepare_world(standin, config)
+    remote = RemoteStandin("принято", with_world=True)
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        app = OtklikApp(config, token=standin.token, api_url=base, database_url=url, polling_timeout=1)
+        app = OtklikApp(config, token=TelegramStandin().token, api_url=remote.base_url, database_url=url,
+                        polling_timeout=1)
         await app.start()
         try:
-            burst, _ = await _drive(standin, range(100_000, 100_000 + messages), None)
+            burst, _ = await remote.drive(100_000, messages, None)
             await asyncio.sleep(0.5)
-            _, latencies = await _drive(standin, range(200_000, 200_000 + messages), rate)
-            cards = sum(len(standin.bot_messages(a.telegram_chat)) for a in config.accounts if a.telegram_chat)
+            _, latencies = await remote.drive(200_000, messages, rate)
         finally:
             await app.stop()
-            await standin.stop()
-    return {"throughput": messages / burst, "p50": _pct(latencies, 50), "p99": _pct(latencies, 99),
-            "cards": cards}
+            cards = await remote.stop()
+    return {**_figures(messages, burst, latencies), "cards": cards}
 
 
 async def bench_bare(messages: int, rate: float) -> dict[str, float]:
-    standin = TimedStandin("ok")
-    base = await standin.start()
-    bot = Bot(standin.token, session=AiohttpSession(api=TelegramAPIServer.from_base(base)))
+    remote = RemoteStandin("ok", with_world=False)
+    bot = Bot(TelegramStandin().token, session=AiohttpSession(api=TelegramAPIServer.from_base(remote.base_url)))
     dp = Dispatcher()
 
     @dp.message()
@@ -113,16 +159,16 @@ async def bench_bare(messages: int, rate: float) -> dict[str, float]:
 
     polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=1))
     try:
-        burst, _ = await _drive(standin, range(100_000, 100_000 + messages), None)
+        burst, _ = await remote.drive(100_000, messages, None)
         await asyncio.sleep(0.5)
-        _, latencies = await _drive(standin, range(200_000, 200_000 + messages), rate)
+        _, latencies = await remote.drive(200_000, messages, rate)
     finally:
         await dp.stop_polling()
         with contextlib.suppress(asyncio.CancelledError):
             await polling
         await bot.session.close()
-        await standin.stop()
-    return {"throughput": messages / burst, "p50": _pct(latencies, 50), "p99": _pct(latencies, 99)}
+        await remote.stop()
+    return _figures(messages, burst, latencies)
 
 
 async def main() -> None:
@@ -139,7 +185,8 @@ async def main() -> None:
     for name, r in (("bare bot", bare), ("Otklik", otklik)):
         print(f"{name:10} {r['throughput']:18.0f} {r['p50']:8.1f} {r['p99']:8.1f}")
     print(f"throughput ratio Otklik/bare: {otklik['throughput'] / bare['throughput']:.2f} (target >= 0.5)")
-    print(f"Otklik p99: {otklik['p99']:.1f} ms (target < 50 ms); cards delivered to account chats: {otklik['cards']:.0f}")
+    print(f"Otklik p99: {otklik['p99']:.1f} ms (target < 50 ms)")
+    print(f"messages delivered to group chats (cards) by the end: {otklik['cards']:.0f}")
 
 
 if __name__ == "__main__":

@@ -123,11 +123,15 @@ class OtklikApp:
             offset = updates[-1].update_id + 1
 
     async def _handle_batch(self, updates: list[Update]) -> None:
-        from storage.repository import prefetch_processed
+        from storage.repository import prefetch_citizens, prefetch_processed
 
         try:
             async with self.db.shared_transaction() as session:
                 await prefetch_processed(session, [("tg", k) for k in map(update_key, updates) if k])
+                await prefetch_citizens(session, "tg", [
+                    str(u.message.from_user.id) for u in updates
+                    if u.message is not None and u.message.from_user is not None and u.message.chat.type == "private"
+                ])
                 for update in updates:
                     await self.dispatcher.feed_update(self.bot, update)
         except Exception:

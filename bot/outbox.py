@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -86,6 +86,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(chat_concurrency)
         self._stopping = False
+        self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._finished: list[tuple[dict[str, Any], list[tuple[str, str, str, int, str]], asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
 
@@ -97,15 +98,17 @@ class Outbox:
         while not self._stopping:
             self._wake.clear()
             try:
-                handled = await self.deliver_due()
+                claimed = await self.claim_due()
             except Exception:  # the loop must survive a database hiccup; the rows are still there
-                log.exception("outbox round failed")
-                handled = 0
-            if handled == 0 and not self._stopping:
+                log.exception("outbox: claiming failed")
+                claimed = 0
+            if claimed == 0 and not self._stopping:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll)
                 except TimeoutError:
                     pass
+        if self._workers:
+            await asyncio.wait(list(self._workers.values()), timeout=10)
 
     def stop(self) -> None:
         self._stopping = True
@@ -121,28 +124,32 @@ class Outbox:
             )
 
     async def deliver_due(self) -> int:
-        """One round: claim what is due, deliver per chat. Returns how many rows were attempted."""
+        """Claim what is due and wait until it is delivered (for tests and one-off runs)."""
+        claimed = await self.claim_due()
+        while self._workers:
+            await asyncio.gather(*list(self._workers.values()))
+        return claimed
+
+    async def claim_due(self) -> int:
+        """Claim due rows of chats that have no worker yet and start a worker per chat. A chat
+        with a worker is left alone: its worker asks for a new claim when it runs dry."""
         now = self.clock.now()
+        busy = [chat_id for _, chat_id in self._workers]
+        due = or_(
+            OutboxMessage.status == "pending",
+            (OutboxMessage.status == "sending") & (OutboxMessage.claimed_until < now),
+        )
         async with self.db.transaction() as s:
-            rows = (
-                await s.execute(
-                    select(OutboxMessage)
-                    .where(
-                        or_(
-                            OutboxMessage.status == "pending",
-                            (OutboxMessage.status == "sending") & (OutboxMessage.claimed_until < now),
-                        )
-                    )
-                    .order_by(OutboxMessage.id)
-                    .limit(self.batch_size)
-                )
-            ).scalars().all()
+            query = select(OutboxMessage).where(due).order_by(OutboxMessage.id).limit(self.batch_size)
+            if busy:
+                query = query.where(OutboxMessage.chat_id.not_in(busy))
+            rows = (await s.execute(query)).scalars().all()
             per_chat: OrderedDict[tuple[str, str], list[OutboxMessage]] = OrderedDict()
             blocked: set[tuple[str, str]] = set()
             for row in rows:
                 chat = (row.platform, row.chat_id)
                 # a row waiting for its retry holds back the rest of its chat: order matters
-                if chat in blocked or row.not_before > now:
+                if chat in blocked or chat in self._workers or row.not_before > now:
                     blocked.add(chat)
                     continue
                 per_chat.setdefault(chat, []).append(row)
@@ -153,33 +160,35 @@ class Outbox:
                 (
                     await s.execute(
                         update(OutboxMessage)
-                        .where(
-                            OutboxMessage.id.in_(ids),
-                            or_(
-                                OutboxMessage.status == "pending",
-                                (OutboxMessage.status == "sending") & (OutboxMessage.claimed_until < now),
-                            ),
-                        )
+                        .where(OutboxMessage.id.in_(ids), due)
                         .values(status="sending", claimed_until=now + self.lease)
                         .returning(OutboxMessage.id)
                     )
                 ).scalars()
             )
-            work = [
-                [_snapshot(r) for r in chat_rows if r.id in claimed]
-                for chat_rows in per_chat.values()
-            ]
-        await asyncio.gather(*(self._deliver_chat(items) for items in work if items))
+            work = {chat: [_snapshot(r) for r in chat_rows if r.id in claimed] for chat, chat_rows in per_chat.items()}
+        # citizens' private chats first: an acknowledgement is what a person is waiting for,
+        # while group chats are slower anyway (Telegram allows a group 20 messages a minute)
+        for chat in sorted(work, key=lambda c: not _is_private(c)):
+            if work[chat]:
+                self._workers[chat] = asyncio.create_task(self._work(chat, deque(work[chat])))
         return len(claimed)
 
-    async def _deliver_chat(self, items: list[dict[str, Any]]) -> None:
-        async with self._slots:
-            for index, item in enumerate(items):
-                ok = await self._deliver_one(item)
-                if not ok:
-                    # keep the chat's order: release the rest so they go after the retried one
-                    await self._release([i["id"] for i in items[index + 1 :]])
-                    return
+    async def _work(self, chat: tuple[str, str], queue: deque[dict[str, Any]]) -> None:
+        try:
+            async with self._slots:
+                while queue:
+                    item = queue.popleft()
+                    if not await self._deliver_one(item):
+                        # keep the chat's order: release the rest so they go after the retried one
+                        await self._release([i["id"] for i in queue])
+                        return
+        except Exception:
+            log.exception("outbox: worker for a chat failed; its rows will be retried")
+            await self._release([i["id"] for i in queue])
+        finally:
+            self._workers.pop(chat, None)
+            self._wake.set()  # more may be waiting for this chat
 
     async def _deliver_one(self, item: dict[str, Any]) -> bool:
         transport = self.transports.get(item["platform"])
@@ -292,6 +301,15 @@ class Outbox:
                 select(OutboxMessage.id).where(OutboxMessage.status.in_(("pending", "sending")))
             )
             return len(rows.all())
+
+
+def _is_private(chat: tuple[str, str]) -> bool:
+    platform, chat_id = chat
+    if platform == "tg":
+        return not chat_id.startswith("-")
+    if platform == "vk":
+        return chat_id.isdigit() and int(chat_id) < 2_000_000_000
+    return False
 
 
 def _snapshot(row: OutboxMessage) -> dict[str, Any]:

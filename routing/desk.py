@@ -148,10 +148,10 @@ class AppealDesk:
             if not await repo.mark_processed(s, msg.platform, msg.key, now):
                 return
             try:
-                citizen = await self._citizen(s, msg)
-                first_ever = citizen.greeted_at is None
-                if first_ever:
-                    # the greeting and the personal-data notice open the bot's first reply
+                citizen = await self._citizen(s, msg, greet=True)
+                first_ever = "preface" in s.info
+                if citizen.greeted_at is None:
+                    # met before through a command, never greeted: the greeting opens this reply
                     citizen.greeted_at = now
                     s.info["preface"] = texts.GREETING
                 if msg.unsupported:
@@ -175,7 +175,8 @@ class AppealDesk:
                 elif target is not None:
                     await self._followup(s, citizen, target, msg, text)
                 else:
-                    citizen.mode = None
+                    if citizen.mode is not None:
+                        citizen.mode = None
                     await self._new_appeal(s, citizen, msg, text)
             finally:
                 s.info.pop("preface", None)  # never carried into another use-case of a batch
@@ -436,15 +437,21 @@ class AppealDesk:
 
     # --- internals: citizens -------------------------------------------------------------------
 
-    async def _citizen(self, s: AsyncSession, msg: InboundMessage) -> Citizen:
+    async def _citizen(self, s: AsyncSession, msg: InboundMessage, *, greet: bool = False) -> Citizen:
+        """The sender as a citizen, created on first contact. `greet` marks them greeted from the
+        start (the caller then opens its reply with the greeting)."""
         citizen = await repo.citizen_by_user(s, msg.platform, msg.sender.user_id)
         if citizen is None:
             citizen = Citizen(
                 platform=msg.platform, platform_user_id=msg.sender.user_id, chat_id=msg.chat_id,
                 display_name=msg.sender.name, created_at=self.clock.now(),
+                greeted_at=self.clock.now() if greet else None,
             )
             s.add(citizen)
             await s.flush()
+            repo.remember_citizen(s, citizen)
+            if greet:
+                s.info["preface"] = texts.GREETING
         elif citizen.chat_id != msg.chat_id:
             citizen.chat_id = msg.chat_id
         return citizen

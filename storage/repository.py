@@ -48,7 +48,8 @@ async def flush_deferred(session: AsyncSession) -> None:
                 _insert(session, ProcessedUpdate).on_conflict_do_nothing(index_elements=["platform", "key"]), rows
             )
         else:
-            await session.execute(insert(model), rows)
+            # the Core table, not the ORM entity: a plain executemany, no per-row RETURNING
+            await session.execute(insert(model.__table__), rows)
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -121,7 +122,32 @@ def add_message(session: AsyncSession, **row: Any) -> None:
     defer(session, AppealMessage, row)
 
 
+async def prefetch_citizens(session: AsyncSession, platform: str, user_ids: list[str]) -> None:
+    """For a batch: load its citizens in one query; lookups below then hit the identity map."""
+    if not user_ids:
+        return
+    found = (
+        await session.execute(
+            select(Citizen).where(Citizen.platform == platform, Citizen.platform_user_id.in_(set(user_ids)))
+        )
+    ).scalars()
+    known: dict[tuple[str, str], Citizen | None] = session.info.setdefault("citizens", {})
+    for user_id in user_ids:
+        known.setdefault((platform, user_id), None)
+    for citizen in found:
+        known[(platform, citizen.platform_user_id)] = citizen
+
+
+def remember_citizen(session: AsyncSession, citizen: Citizen) -> None:
+    known = session.info.get("citizens")
+    if known is not None:
+        known[(citizen.platform, citizen.platform_user_id)] = citizen
+
+
 async def citizen_by_user(session: AsyncSession, platform: str, user_id: str) -> Citizen | None:
+    known = session.info.get("citizens")
+    if known is not None and (platform, user_id) in known:
+        return known[(platform, user_id)]
     return (
         await session.execute(
             select(Citizen).where(Citizen.platform == platform, Citizen.platform_user_id == user_id)
