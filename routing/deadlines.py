@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing import texts
@@ -148,6 +148,11 @@ def running_due(appeal: Appeal) -> datetime | None:
     return None
 
 
+def due_query(now: datetime, limit: int) -> Select[tuple[Appeal]]:
+    """The sweep's read: a range scan of ix_appeals_next_alert_at up to now, whatever else is open."""
+    return select(Appeal).where(Appeal.next_alert_at <= now).order_by(Appeal.next_alert_at, Appeal.id).limit(limit)
+
+
 def _running_due_sql() -> Any:
     return case(
         (Appeal.sla_term == "resolution", Appeal.resolution_due),
@@ -263,14 +268,7 @@ class DeadlineWatch:
     async def _sweep_batch(self, now: datetime) -> SweepResult:
         result = SweepResult()
         async with self.db.transaction() as s:
-            rows = (
-                await s.execute(
-                    select(Appeal)
-                    .where(Appeal.next_alert_at <= now)
-                    .order_by(Appeal.next_alert_at, Appeal.id)
-                    .limit(self.batch_size)
-                )
-            ).scalars().all()
+            rows = (await s.execute(due_query(now, self.batch_size))).scalars().all()
             result.seen = len(rows)
             for appeal in rows:
                 outcome = await self._sweep_one(s, appeal, now)
@@ -533,6 +531,7 @@ __all__ = [
     "SweepResult",
     "alert_for",
     "build_ladder",
+    "due_query",
     "parse_stage",
     "plan",
     "running_due",

@@ -272,7 +272,7 @@ def sla_overdue_citizen(number: int, term: str) -> str:
 
 
 def sla_escalated_citizen(number: int) -> str:
-    return f"Обращение №{number} всё ещё без ответа — передали его на контроль вышестоящему руководителю."
+    return f"Обращение №{number} всё ещё без ответа. Мы снова сообщили о нём руководству — ответ на контроле."
 
 
 OVERDUE_EMPTY = "Просроченных обращений нет."
