@@ -91,6 +91,8 @@ class PlaceMatch:
     surface: str
     weight: float
     municipality: str | None  # whom this mention votes for (None: no vote)
+    char_start: int = 0  # where the name stands in the text
+    char_end: int = 0
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class _Token:
     folded: str  # lower case, ё -> е
     index: int
     dot_after: bool
+    start: int = 0  # character offsets in the text
+    end: int = 0
     keys: set[str] = field(default_factory=set)
 
 
@@ -201,7 +205,7 @@ def _within_one_edit(a: str, b: str) -> bool:
 def tokenize(text: str) -> list[_Token]:
     tokens = []
     for i, m in enumerate(_WORD_RE.finditer(text)):
-        tokens.append(_Token(m.group(), _fold(m.group()), i, text[m.end():m.end() + 1] == "."))
+        tokens.append(_Token(m.group(), _fold(m.group()), i, text[m.end():m.end() + 1] == ".", m.start(), m.end()))
     return _merge_abbreviations(tokens)
 
 
@@ -215,12 +219,35 @@ def _merge_abbreviations(tokens: list[_Token]) -> list[_Token]:
                                                                          ("пр", "т"), ("пр", "кт"), ("б", "р")}:
             nxt = tokens[i + 1]
             glued = "рн" if tok.folded == "р" and nxt.folded.startswith("н") else tok.folded + nxt.folded
-            out.append(_Token(tok.text + "-" + nxt.text, glued, len(out), nxt.dot_after))
+            out.append(_Token(tok.text + "-" + nxt.text, glued, len(out), nxt.dot_after, tok.start, nxt.end))
             i += 2
             continue
-        out.append(_Token(tok.text, tok.folded, len(out), tok.dot_after))
+        out.append(_Token(tok.text, tok.folded, len(out), tok.dot_after, tok.start, tok.end))
         i += 1
     return out
+
+
+class PhraseIndex:
+    """Config keyword phrases (routing.keywords rules) bucketed by their first two letters: a message
+    is checked against the few phrases that can start at each word, not against all of them."""
+
+    def __init__(self, phrases: Iterable[Any]) -> None:
+        self._by_prefix: dict[str, list[Any]] = defaultdict(list)
+        for phrase in phrases:
+            self._by_prefix[phrase.words[0][0][:2]].append(phrase)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_prefix)
+
+    def find(self, words: Sequence[str]) -> list[tuple[Any, int, int]]:
+        hits = []
+        for i, word in enumerate(words):
+            # A one-letter keyword word sits under its single letter, every other under two.
+            for key in (word[:2], word[:1]) if len(word) > 1 else (word,):
+                for phrase in self._by_prefix.get(key, ()):
+                    if phrase.matches_at(words, i):
+                        hits.append((phrase, i, i + len(phrase.words)))
+        return hits
 
 
 def load_gazetteer(path: str | Path | None = None) -> list[Place]:
@@ -372,10 +399,10 @@ class PlaceResolver:
         return index
 
     @staticmethod
-    def _compile_aliases(aliases: Iterable[tuple[str, str]]) -> list[Any]:
+    def _compile_aliases(aliases: Iterable[tuple[str, str]]) -> PhraseIndex:
         from routing.keywords import compile_phrase
 
-        return [p for p in (compile_phrase(code, alias) for code, alias in aliases) if p is not None]
+        return PhraseIndex(p for p in (compile_phrase(code, alias) for code, alias in aliases) if p is not None)
 
     # ---- text -----------------------------------------------------------------------------
     def _keys(self, tok: _Token) -> set[str]:
@@ -473,16 +500,14 @@ class PlaceResolver:
             elif prev in _ENDPOINT_PREPOSITIONS:
                 weight *= 0.5
         surface = " ".join(t.text for t in tokens[start:end])
-        return PlaceMatch(place, start, end, surface, weight, municipality)
+        return PlaceMatch(place, start, end, surface, weight, municipality, tokens[start].start, tokens[end - 1].end)
 
     def _alias_matches(self, tokens: Sequence[_Token], taken: set[int], blocked: set[int]) -> list[PlaceMatch]:
+        if not self._aliases:
+            return []
         words = [t.folded for t in tokens]
-        hits = []
-        for phrase in self._aliases:
-            for i in range(len(words)):
-                span = range(i, i + len(phrase.words))
-                if taken.isdisjoint(span) and blocked.isdisjoint(span) and phrase.matches_at(words, i):
-                    hits.append((phrase, i, i + len(phrase.words)))
+        hits = [(phrase, start, end) for phrase, start, end in self._aliases.find(words)
+                if taken.isdisjoint(range(start, end)) and blocked.isdisjoint(range(start, end))]
         out: list[PlaceMatch] = []
         used: set[int] = set()
         for phrase, start, end in sorted(hits, key=lambda h: (h[2] - h[1], h[0].letters), reverse=True):

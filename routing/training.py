@@ -1,0 +1,222 @@
+"""Train a router from a CSV export, predict a CSV, and build the default model from seed examples.
+
+The default model (the shipped rubric, trained on `routing/data/seed_examples.csv`) is not stored
+in the repository: it trains in about a second on first use and is cached under the user's cache
+directory, keyed by the seed file's content and the library versions, so an upgrade of
+scikit-learn or an edit of the seeds retrains it instead of unpickling a stale model. Where the
+cache cannot be written (a read-only install, no home directory) it simply lives in memory.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from routing.topics import FORMAT_VERSION, MODEL_FILE, TopicModel, TopicModelSettings
+
+log = logging.getLogger(__name__)
+
+SEED_EXAMPLES = Path(__file__).parent / "data" / "seed_examples.csv"
+CACHE_ENV = "OTKLIK_CACHE_DIR"
+PREDICT_BATCH = 4096  # rows per prediction batch: bounded memory on big exports
+
+
+class DataError(ValueError):
+    """A problem with an input CSV, worded for the person who runs the command."""
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[dict[str, str]]
+
+
+@dataclass
+class TrainReport:
+    rows_used: int
+    rows_skipped: int
+    classes: int
+    seconds: float
+    out_dir: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _raise_field_limit() -> None:
+    # Exported appeals can be long; the csv module's default cap is 128 KiB per field.
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:
+            limit //= 10
+
+
+def read_table(path: str | Path, required: Sequence[str | None]) -> Table:
+    """Read a CSV (UTF-8, BOM allowed) and check that every required column is there."""
+    source = Path(path)
+    if not source.is_file():
+        raise DataError(f"{source}: no such file")
+    _raise_field_limit()
+    try:
+        with source.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            columns = list(reader.fieldnames or [])
+            if not columns:
+                raise DataError(f"{source}: the file is empty or has no header row")
+            missing = [c for c in required if c is not None and c not in columns]
+            if missing:
+                raise DataError(
+                    f"{source}: no column {', '.join(repr(c) for c in missing)}; "
+                    f"the header has: {', '.join(columns)}"
+                )
+            rows = [{k: (v if v is not None else "") for k, v in row.items() if k is not None} for row in reader]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(f"{source}: malformed CSV: {exc}") from None
+    return Table(columns, rows)
+
+
+def train_from_table(table: Table, text_column: str, label_column: str, context_column: str | None = None,
+                     settings: TopicModelSettings | None = None) -> tuple[TopicModel, TrainReport]:
+    """Rows with an empty text or label are skipped (an export's unanswered appeals teach nothing)."""
+    texts, labels, contexts = [], [], []
+    skipped = 0
+    for row in table.rows:
+        text, label = row.get(text_column, "").strip(), row.get(label_column, "").strip()
+        if not text or not label:
+            skipped += 1
+            continue
+        texts.append(text)
+        labels.append(label)
+        contexts.append(row.get(context_column, "").strip() if context_column else "")
+    if len(set(labels)) < 2:
+        raise DataError(f"column {label_column!r} needs at least two different non-empty labels to train on")
+    started = time.perf_counter()
+    model = TopicModel(settings).fit(texts, labels, contexts if context_column else None)
+    report = TrainReport(len(texts), skipped, len(model.classes), time.perf_counter() - started)
+    if skipped:
+        report.notes.append(f"skipped {skipped} rows with an empty {text_column!r} or {label_column!r}")
+    model.metadata.update({"text_column": text_column, "label_column": label_column,
+                           "context_column": context_column})
+    return model, report
+
+
+def train_csv(path: str | Path, text_column: str, label_column: str, out_dir: str | Path,
+              context_column: str | None = None, settings: TopicModelSettings | None = None) -> TrainReport:
+    table = read_table(path, [text_column, label_column, context_column])
+    model, report = train_from_table(table, text_column, label_column, context_column, settings)
+    model.metadata["source"] = Path(path).name
+    report.out_dir = model.save(out_dir)
+    return report
+
+
+def predict_rows(model: TopicModel, rows: Sequence[dict[str, str]], text_column: str,
+                 context_column: str | None = None) -> Iterator[tuple[dict[str, str], str, float]]:
+    """(row, predicted label, confidence) for every row, in batches."""
+    if context_column and not model.uses_context:
+        log.warning("the model was trained without context; the context column is ignored")
+    for begin in range(0, len(rows), PREDICT_BATCH):
+        batch = rows[begin:begin + PREDICT_BATCH]
+        texts = [row.get(text_column, "") for row in batch]
+        contexts = [row.get(context_column, "") for row in batch] if context_column and model.uses_context else None
+        for row, (label, confidence) in zip(batch, model.predict(texts, contexts), strict=True):
+            yield row, label, confidence
+
+
+def predict_csv(model_dir: str | Path, path: str | Path, text_column: str, out_path: str | Path,
+                context_column: str | None = None) -> int:
+    """Write every input column plus `predicted` and `confidence`; returns the number of rows."""
+    model = TopicModel.load(model_dir)
+    table = read_table(path, [text_column, context_column])
+    columns = table.columns + [c for c in ("predicted", "confidence") if c not in table.columns]
+    out = Path(out_path)
+    if out.parent != Path():
+        out.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        for row, label, confidence in predict_rows(model, table.rows, text_column, context_column):
+            writer.writerow({**row, "predicted": label, "confidence": f"{confidence:.4f}"})
+            count += 1
+    return count
+
+
+# ---- the default model ------------------------------------------------------------------------
+def load_seed_examples(path: str | Path | None = None) -> tuple[list[str], list[str]]:
+    table = read_table(path or SEED_EXAMPLES, ["text", "category"])
+    rows = [(r["text"].strip(), r["category"].strip()) for r in table.rows if r["text"].strip()]
+    return [t for t, _ in rows], [c for _, c in rows]
+
+
+def train_default_model(seed_path: str | Path | None = None) -> TopicModel:
+    texts, labels = load_seed_examples(seed_path)
+    model = TopicModel(TopicModelSettings()).fit(texts, labels)
+    model.metadata["source"] = "seed examples"
+    return model
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "otklik"
+
+
+def _default_model_key(seed_path: Path) -> str:
+    import joblib
+    import sklearn
+
+    digest = hashlib.sha256(seed_path.read_bytes())
+    digest.update(f"{FORMAT_VERSION}|{sklearn.__version__}|{joblib.__version__}".encode())
+    # The topic model's own source: a change of features must not load an old pickle.
+    digest.update((Path(__file__).parent / "topics.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_DEFAULT: dict[str, TopicModel] = {}
+
+
+def default_model(seed_path: str | Path | None = None) -> TopicModel:
+    """The seed-trained model: from memory, else from the cache, else trained now (and cached)."""
+    seeds = Path(seed_path) if seed_path else SEED_EXAMPLES
+    key = _default_model_key(seeds)
+    if key in _DEFAULT:
+        return _DEFAULT[key]
+    target = cache_dir() / f"default-model-{key}"
+    model: TopicModel | None = None
+    if (target / MODEL_FILE).exists():
+        try:
+            model = TopicModel.load(target)
+        except Exception as exc:  # a truncated or foreign file: retrain rather than fail the bot
+            log.warning("cached default model unreadable (%s); retraining", type(exc).__name__)
+    if model is None:
+        model = train_default_model(seeds)
+        _save_cache(model, target)
+    _DEFAULT[key] = model
+    return model
+
+
+def _save_cache(model: TopicModel, target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Save beside and rename: two processes starting at once never read a half-written model.
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+        model.save(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)  # another process got there first; its copy is as good
+    except OSError as exc:
+        log.info("default model kept in memory only: cache %s not writable (%s)", target.parent, exc.strerror)
