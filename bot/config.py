@@ -56,6 +56,7 @@ __all__ = [
     "SlaConfig",
     "SupervisorsChat",
     "TRIAGE",
+    "VkSettings",
     "is_placeholder_chat",
     "load_config",
 ]
@@ -151,6 +152,11 @@ class RoutingConfig(_Model):
     min_confidence: float = Field(0.35, ge=0.0, le=1.0)  # below it an appeal goes to triage
 
 
+class VkSettings(_Model):
+    # the community (group) whose messages the bot reads through Bots Long Poll; its token is a secret
+    group_id: Annotated[int, Strict(), Field(gt=0)]
+
+
 class ClassifierConfig(_Model):
     kind: Literal["keywords", "model"] = "keywords"
     model_path: str | None = None  # relative paths resolve against the config file's folder
@@ -178,6 +184,7 @@ class OtklikConfig(_Model):
     escalation_chats: dict[Code, ChatRef] = {}
     routing: RoutingConfig
     classifier: ClassifierConfig = ClassifierConfig()
+    vk: VkSettings | None = None  # present when the bot also serves a VK community
     calendar: CalendarConfig = CalendarConfig()
     sla: SlaConfig = SlaConfig()
 
@@ -262,6 +269,7 @@ class OtklikConfig(_Model):
             "an appeal goes to triage",
             f"Triage chat: {chats(self.triage)}",
             f"Supervisors chat: {chats(self.supervisors)}",
+            f"VK community: {self.vk.group_id}" if self.vk else "VK community: not configured (no vk: section)",
             "Accounts (pairs routed to each, of category × municipality):",
         ]
         for account in self.accounts:
@@ -281,6 +289,8 @@ class OtklikConfig(_Model):
                 f"({PLACEHOLDER_TELEGRAM_CHATS[0]}…{PLACEHOLDER_TELEGRAM_CHATS[-1]}); "
                 "replace them with the real chat ids before going live"
             )
+        if self.vk is None and any(r.vk_peer is not None for r in refs):
+            lines.append("WARNING: some chats have vk_peer but there is no vk.group_id: VK chats get no messages")
         return "\n".join(lines)
 
 
@@ -692,12 +702,16 @@ class Environment:
                               data/otklik.sqlite3 under the current working directory
     OTKLIK_TELEGRAM_API_URL   a Bot API server such as http://localhost:8081 (None = the official one)
     OTKLIK_LOG_LEVEL          DEBUG, INFO (default), WARNING, ERROR or CRITICAL
+    OTKLIK_VK_TOKEN           the VK community's access token (None: the VK side does not start)
+    OTKLIK_VK_API_URL         another VK API base such as http://localhost:8082 (None = https://api.vk.ru)
     """
 
     telegram_token: str | None = field(default=None, repr=False)  # never in logs
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may carry a password
     telegram_api_url: str | None = None
     log_level: str = "INFO"
+    vk_token: str | None = field(default=None, repr=False)  # never in logs
+    vk_api_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Environment:
@@ -711,11 +725,16 @@ class Environment:
         api_url = get("OTKLIK_TELEGRAM_API_URL")
         if api_url is not None and not api_url.startswith(("http://", "https://")):
             raise ConfigError(f"OTKLIK_TELEGRAM_API_URL={api_url!r}: expected an http:// or https:// address")
+        vk_api_url = get("OTKLIK_VK_API_URL")
+        if vk_api_url is not None and not vk_api_url.startswith(("http://", "https://")):
+            raise ConfigError(f"OTKLIK_VK_API_URL={vk_api_url!r}: expected an http:// or https:// address")
         return cls(
             telegram_token=get("OTKLIK_TELEGRAM_TOKEN"),
             database_url=get("OTKLIK_DATABASE_URL") or DEFAULT_DATABASE_URL,
             telegram_api_url=api_url,
             log_level=log_level,
+            vk_token=get("OTKLIK_VK_TOKEN"),
+            vk_api_url=vk_api_url.rstrip("/") if vk_api_url else None,
         )
 
     @property
