@@ -330,7 +330,9 @@ class DeadlineWatch:
             sent_to.append(target)
             if target == "account":
                 body = (
-                    texts.sla_overdue_account(appeal.id, term, late, "supervisors" in alert.targets)
+                    texts.sla_overdue_account(
+                        appeal.id, term, (now - due).total_seconds(), "supervisors" in alert.targets
+                    )
                     if late is not None
                     else texts.sla_reminder(appeal.id, term, step.percent, due_words)
                 )

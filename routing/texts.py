@@ -210,6 +210,8 @@ def card_due_line(term: str | None, deadline: str) -> str:
 def span_words(delta_seconds: float) -> str:
     """«45 с», «12 мин», «2 ч 5 мин», «3 дн 4 ч»: how late, short enough for a phone line."""
     total = max(0, int(delta_seconds))
+    if total == 0:
+        return "менее 1 с"
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
@@ -229,9 +231,11 @@ def sla_reminder(number: int, term: str, percent: int, deadline: str) -> str:
     )
 
 
-def sla_overdue_account(number: int, term: str, late: str, supervisors_told: bool) -> str:
+def sla_overdue_account(number: int, term: str, late_seconds: float, supervisors_told: bool) -> str:
+    # the sweep runs every minute or so: a lateness under a minute is news of "just now", not a count
+    when = "только что" if late_seconds < 60 else f"{span_words(late_seconds)} назад"
     lines = [
-        f"🔴 №{number} просрочено: срок {TERM_NAMES.get(term, '')} истёк {late} назад.",
+        f"🔴 №{number} просрочено: срок {TERM_NAMES.get(term, '')} истёк {when}.",
         "Ответьте заявителю как можно скорее — ответом на карточку или на это сообщение.",
     ]
     if supervisors_told:

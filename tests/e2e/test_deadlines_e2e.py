@@ -125,7 +125,7 @@ async def test_reminder_overdue_and_escalation_each_once(fast: ClockStand) -> No
 
     await fast.at(11, t0)
     [overdue] = fast.said(chat, "просрочено")
-    assert "истёк 1 с назад" in body(overdue) and "Кураторы центра уведомлены" in body(overdue)
+    assert "истёк только что" in body(overdue) and "Кураторы центра уведомлены" in body(overdue)
     [alert] = fast.tg.bot_messages(fast.supervisors)
     assert f"Просрочено: №{number}" in body(alert)
     assert "Администрация городского округа город Рыбинск" in body(alert) and "просрочка 1 с" in body(alert)
@@ -243,6 +243,26 @@ async def test_intermediate_answer_moves_the_clock_to_the_final_answer(fast: Clo
     )
     assert [tuple(m) for m in messages] == [("appeal", "citizen"), ("interim_answer", "official"),
                                             ("answer", "official")]
+
+
+async def test_not_solved_restarts_the_first_answer_clock(fast: ClockStand) -> None:
+    number, card, t0 = await _appeal(fast)
+    chat = fast.chat("adm_rybinsk")
+    fast.clock.set(t0 + timedelta(seconds=2))
+    fast.official_replies(chat, card["message_id"], "Сделано.")
+    answer = await fast.wait(CITIZEN, "Ответ по обращению")
+    await fast.at(30, t0)  # answered: the old deadline passes silently
+    assert fast.tg.bot_messages(fast.supervisors) == []
+
+    fast.press(CITIZEN, answer, f"rate:{number}:no", user=CITIZEN)
+    await fast.wait(CITIZEN, "снова открыто")
+    [appeal] = await fast.appeals()
+    assert appeal.status == Status.REOPENED and appeal.sla_term == "first_answer"
+    assert appeal.first_answer_due == t0 + timedelta(seconds=40)
+    await fast.at(35, t0)
+    assert f"№{number}" in body(fast.said(chat, "Напоминание")[0])
+    await fast.at(41, t0)
+    assert f"Просрочено: №{number}" in body(fast.tg.bot_messages(fast.supervisors)[0])
 
 
 async def test_replying_to_a_reminder_answers_the_appeal(fast: ClockStand) -> None:
