@@ -93,6 +93,7 @@ class PlaceMatch:
     municipality: str | None  # whom this mention votes for (None: no vote)
     char_start: int = 0  # where the name stands in the text
     char_end: int = 0
+    endpoint: bool = False  # «до Ростова», «в Рыбинск»: where a route goes, not where the citizen is
 
 
 @dataclass(frozen=True)
@@ -492,15 +493,22 @@ class PlaceResolver:
         municipality = place.municipalities[0] if place.decides else None
         prev = tokens[start - 1].folded if start > 0 else ""
         before = tokens[start - 2].folded if start > 1 else ""
+        endpoint = False
         if municipality is not None:
             if prev in _NEAR_PREPOSITIONS or (before, prev) in {("рядом", "с"), ("недалеко", "от")}:
                 # «под Ярославлем» is the okrug around the city, not the city.
                 municipality = self.surrounding.get(municipality, municipality)
                 weight *= 0.8
-            elif prev in _ENDPOINT_PREPOSITIONS:
+            elif prev in _ENDPOINT_PREPOSITIONS or (
+                prev in {"в", "во", "на"} and kind in {"city", "town"} and end - start == 1
+                and tokens[start].folded == _fold(place.name) and place.name[-1:] not in "аеиоуыэюя"
+            ):
+                # «в Рыбинск» (not «в Рыбинске») is a direction: the accusative equals the name.
+                endpoint = True
                 weight *= 0.5
         surface = " ".join(t.text for t in tokens[start:end])
-        return PlaceMatch(place, start, end, surface, weight, municipality, tokens[start].start, tokens[end - 1].end)
+        return PlaceMatch(place, start, end, surface, weight, municipality, tokens[start].start,
+                          tokens[end - 1].end, endpoint)
 
     def _alias_matches(self, tokens: Sequence[_Token], taken: set[int], blocked: set[int]) -> list[PlaceMatch]:
         if not self._aliases:
@@ -534,6 +542,10 @@ class PlaceResolver:
             return PlaceResolution(None, 0.0, (), matches, "none")
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         top, top_score = ranked[0]
+        if all(m.endpoint for m in matches if m.municipality == top):
+            # Only where a bus or a road goes: the citizen may live at either end.
+            suggestions = tuple((code, round(0.5 * s / sum(scores.values()), 3)) for code, s in ranked[:3])
+            return PlaceResolution(None, 0.0, suggestions, matches, "route")
         confidence = 1.0
         for m in matches:
             if m.municipality == top:

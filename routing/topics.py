@@ -2,17 +2,19 @@
 
 Features are TF-IDF character n-grams of the normalised text (robust to typos and missing
 spaces), TF-IDF lemma n-grams (pymorphy3 folds «ям», «ямы», «ямами» into one feature), and an
-optional context value (what the bot already knows besides the text, e.g. a city district),
-both on its own and crossed with the lemmas so a label can depend on text *and* context.
-A linear SVM gives the scores; a softmax with a temperature fitted on out-of-fold scores turns
-them into probabilities whose top value can be used as a routing confidence.
+optional context value (what the bot already knows besides the text, e.g. a city district).
+Labels that name their context («Администрация Фрунзенского района» with district «Фрунзенский»)
+are learnt as one role across contexts, and the context picks the body. A linear SVM gives the
+scores; a softmax with a temperature fitted on held-out scores turns them into probabilities.
 
-Heavy imports (numpy, scipy, scikit-learn, pymorphy3) happen on first use, so importing this
-module costs nothing until a model is trained or loaded.
+Training uses scikit-learn; prediction needs only numpy and pymorphy3, and the saved model is a
+pickle-free .npz file, so loading a model takes a fraction of a second and cannot run code.
+Heavy imports happen on first use: importing this module costs nothing.
 """
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -26,9 +28,9 @@ if TYPE_CHECKING:
     import pymorphy3
     from scipy.sparse import csr_matrix
 
-MODEL_FILE = "topic_model.joblib"
+MODEL_FILE = "topic_model.npz"
 META_FILE = "model.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # Latin letters that look like Cyrillic ones: people (and phone keyboards) mix them in words.
 _LOOKALIKES = str.maketrans({"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у",
@@ -65,8 +67,12 @@ def fold_text(text: str) -> str:
 @lru_cache(maxsize=1)
 def morph_analyzer() -> pymorphy3.MorphAnalyzer:
     """The pymorphy3 analyser, loaded once per process (it takes a few hundred milliseconds)."""
+    import logging
+
     import pymorphy3
 
+    # It announces its dictionary at INFO on every start; that says nothing to an operator.
+    logging.getLogger("pymorphy3").setLevel(logging.WARNING)
     return pymorphy3.MorphAnalyzer(lang="ru")
 
 
@@ -105,13 +111,13 @@ class TextNormaliser:
 class TopicModelSettings:
     """Knobs of the topic model; stored with the model so a loaded model explains itself."""
 
+    char_analyzer: str = "char_wb"  # "char" also sees across word boundaries
     char_ngrams: tuple[int, int] = (1, 5)
     word_ngrams: tuple[int, int] = (1, 2)
     min_df: int = 2
     max_char_features: int | None = 300_000
     c: float = 0.3  # LinearSVC regularisation; 0.2–1 all do well on short texts
     context_weight: float = 1.0  # scale of the one-hot context block
-    cross_weight: float = 0.5  # scale of the context x lemma block
     calibration_share: float = 0.25  # rows held out once to fit the probability temperature
     class_weight: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -158,6 +164,64 @@ def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp((lo + hi) / 2))
 
 
+class _Block:
+    """One TF-IDF block at prediction time, without scikit-learn: the same n-grams, sublinear tf,
+    idf and l2 norm as the TfidfVectorizer it was exported from (tests compare them)."""
+
+    def __init__(self, analyzer: str, ngram_range: tuple[int, int], terms: Sequence[str], idf: np.ndarray) -> None:
+        self.analyzer = analyzer
+        self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
+        self.terms_list = list(terms)
+        self.vocabulary = {t: i for i, t in enumerate(self.terms_list)}
+        self.idf = idf
+
+    @classmethod
+    def from_vectorizer(cls, vectorizer: Any) -> _Block:
+        import numpy as np
+
+        terms = [""] * len(vectorizer.vocabulary_)
+        for term, index in vectorizer.vocabulary_.items():
+            terms[index] = term
+        return cls(vectorizer.analyzer, vectorizer.ngram_range, terms, np.asarray(vectorizer.idf_, dtype=np.float32))
+
+    def ngrams(self, doc: str) -> list[str]:
+        doc = doc.lower()
+        low, high = self.ngram_range
+        out: list[str] = []
+        if self.analyzer == "word":
+            tokens = doc.split()
+            for n in range(low, min(high, len(tokens)) + 1):
+                out.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+            return out
+        doc = _SPACES_RE.sub(" ", doc)
+        if self.analyzer == "char":
+            for n in range(low, min(high, len(doc)) + 1):
+                out.extend(doc[i:i + n] for i in range(len(doc) - n + 1))
+            return out
+        for word in doc.split():  # char_wb: n-grams inside words padded with a space
+            padded = f" {word} "
+            for n in range(low, high + 1):
+                if n >= len(padded):
+                    out.append(padded)  # a word shorter than n counts once, whole
+                    break
+                out.extend(padded[i:i + n] for i in range(len(padded) - n + 1))
+        return out
+
+    def encode(self, doc: str) -> tuple[list[int], list[float]]:
+        counts: dict[int, int] = {}
+        vocabulary = self.vocabulary
+        for gram in self.ngrams(doc):
+            index = vocabulary.get(gram)
+            if index is not None:
+                counts[index] = counts.get(index, 0) + 1
+        if not counts:
+            return [], []
+        ids = list(counts)
+        values = [(1.0 + math.log(counts[i])) * float(self.idf[i]) for i in ids]
+        norm = math.sqrt(sum(v * v for v in values))
+        return ids, [v / norm for v in values]
+
+
 class TopicModel:
     """Text (+ optional context) -> label, with calibrated probabilities. Train, save, load."""
 
@@ -168,15 +232,19 @@ class TopicModel:
         self.uses_context = False
         self.temperature = 1.0
         self.metadata: dict[str, Any] = {}
-        self._char: Any = None
-        self._word: Any = None
-        self._cross: Any = None
-        self._contexts: dict[str, int] = {}
-        self._svm: Any = None
+        self._contexts: dict[str, int] = {}  # context key -> its one-hot column
         self._targets: list[str] = []  # what the SVM predicts: labels, or roles for context-bound labels
         self._role_labels: dict[str, dict[str, str]] = {}  # role -> context key -> label ("" = fallback)
+        self._blocks: list[_Block] = []  # [char, word]
+        self._weights: Any = None  # (features, targets) float32: the SVM's coef_ transposed
+        self._intercept: Any = None
+        self._label_maps: dict[str, Any] = {}  # context key -> target -> label column (cache)
 
-    # ---- features -------------------------------------------------------------------------
+    @property
+    def trained(self) -> bool:
+        return self._weights is not None
+
+    # ---- features for training (scikit-learn) ---------------------------------------------
     def _prepare(self, texts: Sequence[str]) -> tuple[list[str], list[str]]:
         folded = [self.normaliser.folded(t) for t in texts]
         lemmas = [" ".join(self.normaliser.lemmas(t)) for t in texts]
@@ -186,50 +254,28 @@ class TopicModel:
     def _context_key(value: str | None) -> str:
         return fold_text(value or "").strip()
 
-    def _crossed(self, lemmas: Sequence[str], contexts: Sequence[str | None]) -> list[str]:
-        out = []
-        for lem, ctx in zip(lemmas, contexts, strict=True):
-            key = self._context_key(ctx).replace(" ", "_") or "none"
-            out.append(" ".join(f"{key}|{w}" for w in lem.split()))
-        return out
-
-    def _context_matrix(self, contexts: Sequence[str | None]) -> csr_matrix:
+    def _training_matrix(self, texts: Sequence[str], contexts: Sequence[str | None] | None) -> csr_matrix:
         import numpy as np
-        from scipy.sparse import csr_matrix
-
-        cols = [self._contexts.get(self._context_key(c), -1) for c in contexts]
-        rows = [i for i, c in enumerate(cols) if c >= 0]
-        data = np.full(len(rows), self.settings.context_weight)
-        return csr_matrix((data, (rows, [cols[i] for i in rows])), shape=(len(cols), len(self._contexts)))
-
-    def _features(self, texts: Sequence[str], contexts: Sequence[str | None] | None, fit: bool) -> csr_matrix:
-        from scipy.sparse import hstack
-
-        folded, lemmas = self._prepare(texts)
-        if fit:
-            blocks = [self._char.fit_transform(folded), self._word.fit_transform(lemmas)]
-        else:
-            blocks = [self._char.transform(folded), self._word.transform(lemmas)]
-        if self.uses_context:
-            ctx: Sequence[str | None] = contexts if contexts is not None else [None] * len(texts)
-            if fit:
-                self._contexts = {k: i for i, k in enumerate(sorted({self._context_key(c) for c in ctx} - {""}))}
-            blocks.append(self._context_matrix(ctx))
-            crossed = self._crossed(lemmas, ctx)
-            cross = self._cross.fit_transform(crossed) if fit else self._cross.transform(crossed)
-            blocks.append(cross * self.settings.cross_weight)
-        return hstack(blocks, format="csr")
-
-    def _new_vectorizers(self) -> None:
+        from scipy.sparse import csr_matrix, hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         s = self.settings
-        self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=s.char_ngrams, min_df=s.min_df,
-                                     max_features=s.max_char_features, sublinear_tf=True, dtype=_float32())
-        self._word = TfidfVectorizer(analyzer="word", token_pattern=r"\S+", ngram_range=s.word_ngrams,
-                                     min_df=s.min_df, sublinear_tf=True, dtype=_float32())
-        self._cross = TfidfVectorizer(analyzer="word", token_pattern=r"\S+", min_df=s.min_df,
-                                      sublinear_tf=True, dtype=_float32())
+        char = TfidfVectorizer(analyzer=s.char_analyzer, ngram_range=s.char_ngrams, min_df=s.min_df,
+                               max_features=s.max_char_features, sublinear_tf=True, dtype=np.float32)
+        word = TfidfVectorizer(analyzer="word", token_pattern=r"\S+", ngram_range=s.word_ngrams,
+                               min_df=s.min_df, sublinear_tf=True, dtype=np.float32)
+        folded, lemmas = self._prepare(texts)
+        blocks = [char.fit_transform(folded), word.fit_transform(lemmas)]
+        self._blocks = [_Block.from_vectorizer(char), _Block.from_vectorizer(word)]
+        if self.uses_context:
+            ctx = contexts if contexts is not None else [None] * len(texts)
+            keys = [self._context_key(c) for c in ctx]
+            self._contexts = {k: i for i, k in enumerate(sorted(set(keys) - {""}))}
+            rows = [i for i, k in enumerate(keys) if k]
+            cols = [self._contexts[keys[i]] for i in rows]
+            data = np.full(len(rows), s.context_weight, dtype=np.float32)
+            blocks.append(csr_matrix((data, (rows, cols)), shape=(len(keys), len(self._contexts))))
+        return hstack(blocks, format="csr")
 
     def _new_svm(self) -> Any:
         from sklearn.svm import LinearSVC
@@ -249,18 +295,27 @@ class TopicModel:
             raise ValueError("need at least two different labels to train")
         started = time.perf_counter()
         self.uses_context = contexts is not None
-        self._new_vectorizers()
         self.classes = sorted(set(labels))
         roles = fold_context_bound_labels(labels, contexts) if contexts is not None else {}
         target_of = [roles.get(label, label) for label in labels]
         self._targets = sorted(set(target_of))
         self._role_labels = _role_table(labels, target_of, contexts, roles)
+        self._label_maps = {}
         index = {t: i for i, t in enumerate(self._targets)}
         y = np.array([index[t] for t in target_of])
-        x = self._features(texts, contexts, fit=True)
+        x = self._training_matrix(texts, contexts)
         self.temperature = self._calibrate(x, y)
-        self._svm = self._new_svm().fit(x, y)
-        self._compact()
+        svm = self._new_svm().fit(x, y)
+        weights = np.zeros((x.shape[1], len(self._targets)), dtype=np.float32)
+        intercept = np.zeros(len(self._targets), dtype=np.float32)
+        if len(svm.classes_) == 2 and svm.coef_.shape[0] == 1:
+            # A two-class SVM keeps one hyperplane; spread it over both columns.
+            weights[:, svm.classes_[1]], weights[:, svm.classes_[0]] = svm.coef_[0] / 2, -svm.coef_[0] / 2
+            intercept[svm.classes_[1]], intercept[svm.classes_[0]] = svm.intercept_[0] / 2, -svm.intercept_[0] / 2
+        else:
+            weights[:, svm.classes_] = svm.coef_.T
+            intercept[svm.classes_] = svm.intercept_
+        self._weights, self._intercept = weights, intercept
         self.metadata = {
             "format": FORMAT_VERSION,
             "trained_on": len(texts),
@@ -290,47 +345,77 @@ class TopicModel:
         if len(np.unique(y[train_idx])) < 2:
             return 1.0
         svm = self._new_svm().fit(x[train_idx], y[train_idx])
+        raw = np.asarray(x[test_idx] @ svm.coef_.T + svm.intercept_)
+        if raw.shape[1] == 1:
+            raw = np.hstack([-raw, raw]) / 2
         scores = np.full((held_out, len(self._targets)), -10.0)
-        scores[:, svm.classes_] = _scores(svm, x[test_idx], len(svm.classes_))
+        scores[:, svm.classes_] = raw
         return _fit_temperature(scores, y[test_idx])
 
-    def _compact(self) -> None:
-        """float32 weights and no stop-word list: halves the file and the load time."""
+    # ---- prediction (numpy only) ----------------------------------------------------------
+    def _scores(self, texts: Sequence[str], contexts: Sequence[str | None] | None) -> np.ndarray:
         import numpy as np
 
-        self._svm.coef_ = np.ascontiguousarray(self._svm.coef_, dtype=np.float32)
-        self._svm.intercept_ = self._svm.intercept_.astype(np.float32)
-        for vec in (self._char, self._word, self._cross):
-            if hasattr(vec, "stop_words_"):
-                vec.stop_words_ = None
+        n_targets = len(self._targets)
+        out = np.zeros((len(texts), n_targets), dtype=np.float32)
+        offsets = [0, len(self._blocks[0].terms_list)]
+        context_offset = offsets[1] + len(self._blocks[1].terms_list)
+        for begin in range(0, len(texts), 256):  # chunks keep the gathered weights small
+            chunk = texts[begin:begin + 256]
+            cols: list[int] = []
+            vals: list[float] = []
+            bounds = [0]
+            for n, text in enumerate(chunk):
+                folded = self.normaliser.folded(text)
+                lemmas = " ".join(self.normaliser.lemmas(text))
+                for block, offset, doc in ((self._blocks[0], offsets[0], folded), (self._blocks[1], offsets[1], lemmas)):
+                    ids, values = block.encode(doc)
+                    cols.extend(offset + i for i in ids)
+                    vals.extend(values)
+                if self.uses_context and contexts is not None:
+                    column = self._contexts.get(self._context_key(contexts[begin + n]))
+                    if column is not None:
+                        cols.append(context_offset + column)
+                        vals.append(self.settings.context_weight)
+                bounds.append(len(cols))
+            if cols:
+                gathered = self._weights[np.asarray(cols)] * np.asarray(vals, dtype=np.float32)[:, None]
+                starts = np.asarray(bounds[:-1])
+                filled = starts < np.asarray(bounds[1:])
+                out[begin + np.flatnonzero(filled)] = np.add.reduceat(gathered, starts[filled], axis=0)
+        return out + self._intercept
 
-    # ---- prediction -----------------------------------------------------------------------
-    def predict_proba(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None) -> np.ndarray:
-        """Probabilities over `self.classes`, one row per text."""
+    def _label_map(self, key: str) -> np.ndarray:
+        """Column in `classes` of each target, in one context (roles mean a different body per context)."""
         import numpy as np
 
-        if self._svm is None:
-            raise RuntimeError("the topic model is not trained")
-        x = self._features(texts, contexts, fit=False)
-        target_proba = _softmax(_scores(self._svm, x, len(self._targets)), self.temperature)
-        label_index = {c: i for i, c in enumerate(self.classes)}
-        ctx = contexts if contexts is not None else [None] * len(texts)
-        out = np.zeros((len(texts), len(self.classes)))
-        keys = [self._context_key(c) for c in ctx]
-        # Rows that share a context share the target -> label mapping: one matrix product per context.
-        for key in set(keys):
-            rows = [i for i, k in enumerate(keys) if k == key]
-            cols = [label_index[self._label_for(t, key)] for t in self._targets]
-            mapping = np.zeros((len(self._targets), len(self.classes)))
-            mapping[np.arange(len(self._targets)), cols] = 1.0
-            out[rows] = target_proba[rows] @ mapping
-        return out
+        cached = self._label_maps.get(key)
+        if cached is None:
+            label_index = {c: i for i, c in enumerate(self.classes)}
+            cached = np.array([label_index[self._label_for(t, key)] for t in self._targets])
+            self._label_maps[key] = cached
+        return cached
 
     def _label_for(self, target: str, context_key: str) -> str:
         table = self._role_labels.get(target)
         if table is None:
             return target
         return table.get(context_key) or table[""]
+
+    def predict_proba(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None) -> np.ndarray:
+        """Probabilities over `self.classes`, one row per text."""
+        import numpy as np
+
+        if not self.trained:
+            raise RuntimeError("the topic model is not trained")
+        target_proba = _softmax(self._scores(texts, contexts).astype(np.float64), self.temperature)
+        if not self._role_labels:
+            return target_proba  # targets are the classes themselves, in the same order
+        keys = [self._context_key(c) for c in contexts] if contexts is not None else [""] * len(texts)
+        columns = np.stack([self._label_map(k) for k in keys])
+        out = np.zeros((len(texts), len(self.classes)))
+        np.add.at(out, (np.arange(len(texts))[:, None], columns), target_proba)
+        return out
 
     def predict(self, texts: Sequence[str],
                 contexts: Sequence[str | None] | None = None) -> list[tuple[str, float]]:
@@ -345,39 +430,61 @@ class TopicModel:
 
     # ---- persistence ----------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        import joblib
+        """One .npz file (no pickle: loading a model file cannot run code) and a readable model.json."""
+        import numpy as np
 
+        if not self.trained:
+            raise RuntimeError("the topic model is not trained")
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        state = {"settings": self.settings, "classes": self.classes, "uses_context": self.uses_context,
-                 "temperature": self.temperature, "char": self._char, "word": self._word,
-                 "cross": self._cross, "contexts": self._contexts, "svm": self._svm,
-                 "targets": self._targets, "role_labels": self._role_labels}
-        joblib.dump(state, out / MODEL_FILE, compress=3)
+        state = {
+            "format": FORMAT_VERSION, "settings": asdict(self.settings), "classes": self.classes,
+            "uses_context": self.uses_context, "temperature": self.temperature, "contexts": self._contexts,
+            "targets": self._targets, "role_labels": self._role_labels, "metadata": self.metadata,
+            "blocks": [{"analyzer": b.analyzer, "ngram_range": list(b.ngram_range), "terms": b.terms_list}
+                       for b in self._blocks],
+        }
+        blob = np.frombuffer(json.dumps(state, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+        arrays = {f"idf{i}": b.idf for i, b in enumerate(self._blocks)}
+        with (out / MODEL_FILE).open("wb") as fh:
+            np.savez_compressed(fh, state=blob, weights=self._weights, intercept=self._intercept, **arrays)
         (out / META_FILE).write_text(json.dumps(self.metadata, ensure_ascii=False, indent=2), encoding="utf-8")
         return out
 
     @classmethod
-    def load(cls, directory: str | Path) -> TopicModel:
-        import joblib
+    def load(cls, path: str | Path) -> TopicModel:
+        """From the folder `save` wrote, or from its model file (or any file in that folder)."""
+        import numpy as np
 
-        path = Path(directory)
-        model_file = path / MODEL_FILE if path.is_dir() else path
+        given = Path(path)
+        model_file = given / MODEL_FILE if given.is_dir() else given
+        if model_file.name != MODEL_FILE and not model_file.suffix == ".npz":
+            model_file = model_file.parent / MODEL_FILE
         if not model_file.exists():
-            raise FileNotFoundError(f"no topic model at {model_file}")
-        state = joblib.load(model_file)
-        model = cls(state["settings"])
+            raise FileNotFoundError(f"no topic model at {given} (expected {MODEL_FILE})")
+        try:
+            with np.load(model_file, allow_pickle=False) as data:
+                state = json.loads(bytes(data["state"]).decode("utf-8"))
+                weights, intercept = data["weights"], data["intercept"]
+                idfs = [data[f"idf{i}"] for i in range(len(state["blocks"]))]
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"{model_file}: not a topic model file ({exc})") from None
+        if state.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{model_file}: model format {state.get('format')}, this version reads "
+                             f"{FORMAT_VERSION}; retrain it with `otklik train`")
+        settings = dict(state["settings"])
+        known = set(TopicModelSettings.__dataclass_fields__)
+        model = cls(TopicModelSettings(**{k: v for k, v in settings.items() if k in known}))
         model.classes = state["classes"]
         model.uses_context = state["uses_context"]
         model.temperature = state["temperature"]
-        model._char, model._word, model._cross = state["char"], state["word"], state["cross"]
         model._contexts = state["contexts"]
-        model._svm = state["svm"]
         model._targets = state["targets"]
         model._role_labels = state["role_labels"]
-        meta = model_file.parent / META_FILE
-        if meta.exists():
-            model.metadata = json.loads(meta.read_text(encoding="utf-8"))
+        model.metadata = state.get("metadata", {})
+        model._blocks = [_Block(b["analyzer"], b["ngram_range"], b["terms"], idf)
+                         for b, idf in zip(state["blocks"], idfs, strict=True)]
+        model._weights, model._intercept = weights, intercept
         return model
 
 
@@ -438,23 +545,6 @@ def _role_table(labels: Sequence[str], targets: Sequence[str], contexts: Sequenc
             counts[target][TopicModel._context_key(ctx)][label] += 1
             counts[target][""][label] += 1
     return {role: {key: c.most_common(1)[0][0] for key, c in per_ctx.items()} for role, per_ctx in counts.items()}
-
-
-def _scores(svm: Any, x: csr_matrix, n_classes: int) -> np.ndarray:
-    """Decision scores as an (n, classes) matrix, also for a two-class SVM that returns one column."""
-    import numpy as np
-
-    raw = x @ svm.coef_.T + svm.intercept_
-    raw = np.asarray(raw)
-    if n_classes == 2 and raw.shape[1] == 1:
-        return np.hstack([-raw, raw])
-    return raw
-
-
-def _float32() -> Any:
-    import numpy as np
-
-    return np.float32
 
 
 def train_topic_model(texts: Iterable[str], labels: Iterable[str], contexts: Iterable[str | None] | None = None,

@@ -2,9 +2,9 @@
 
 The default model (the shipped rubric, trained on `routing/data/seed_examples.csv`) is not stored
 in the repository: it trains in about a second on first use and is cached under the user's cache
-directory, keyed by the seed file's content and the library versions, so an upgrade of
-scikit-learn or an edit of the seeds retrains it instead of unpickling a stale model. Where the
-cache cannot be written (a read-only install, no home directory) it simply lives in memory.
+directory, keyed by the seed file's content, the model format and the topic model's source, so an
+edit of either retrains it instead of reading a stale model. Where the cache cannot be written (a
+read-only install, no home directory) it simply lives in memory.
 """
 from __future__ import annotations
 
@@ -175,11 +175,8 @@ def cache_dir() -> Path:
 
 
 def _default_model_key(seed_path: Path) -> str:
-    import joblib
-    import sklearn
-
     digest = hashlib.sha256(seed_path.read_bytes())
-    digest.update(f"{FORMAT_VERSION}|{sklearn.__version__}|{joblib.__version__}".encode())
+    digest.update(f"{FORMAT_VERSION}".encode())
     # The topic model's own source: a change of features must not load an old pickle.
     digest.update((Path(__file__).parent / "topics.py").read_bytes())
     return digest.hexdigest()[:16]
