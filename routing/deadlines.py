@@ -269,13 +269,16 @@ class DeadlineWatch:
         result = SweepResult()
         async with self.db.transaction() as s:
             rows = (await s.execute(due_query(now, self.batch_size))).scalars().all()
-            result.seen = len(rows)
-            for appeal in rows:
+        result.seen = len(rows)
+        for appeal in rows:
+            # one short transaction per alert: the claim locks one row at a time, so a sweep can't
+            # deadlock with a batch of updates that touches the same appeals in another order
+            async with self.db.transaction() as s:
                 outcome = await self._sweep_one(s, appeal, now)
-                if outcome == "alert":
-                    result.alerts += 1
-                elif outcome == "lost":
-                    result.lost += 1
+            if outcome == "alert":
+                result.alerts += 1
+            elif outcome == "lost":
+                result.lost += 1
         return result
 
     async def _sweep_one(self, s: AsyncSession, appeal: Appeal, now: datetime) -> str:
