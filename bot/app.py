@@ -58,6 +58,7 @@ class OtklikApp:
         clock: Clock | None = None,
         classifier: Classifier | None = None,
         polling_timeout: int = 10,
+        instance: str = "default",
     ) -> None:
         self.config = config
         self.token = token
@@ -66,6 +67,7 @@ class OtklikApp:
         self.clock = clock or SystemClock()
         self._classifier = classifier
         self.polling_timeout = polling_timeout
+        self.instance = instance
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = False
         self.db: Database
@@ -80,7 +82,7 @@ class OtklikApp:
         await self.db.upgrade()
         session = AiohttpSession(api=TelegramAPIServer.from_base(self.api_url)) if self.api_url else AiohttpSession()
         self.bot = Bot(self.token, session=session)
-        self.outbox = Outbox(self.db, {"tg": TelegramTransport(self.bot)}, self.clock)
+        self.outbox = Outbox(self.db, {"tg": TelegramTransport(self.bot)}, self.clock, instance=self.instance)
         sla = SlaClock(self.config.sla, WorkingCalendar(self.config.calendar))
         self.desk = AppealDesk(
             self.db, self.config, self._classifier or build_classifier(self.config), RoutingTable(self.config), sla,

@@ -40,7 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         app = OtklikApp(config, token=env.telegram_token or "", database_url=env.database_url,
-                        api_url=env.telegram_api_url)
+                        api_url=env.telegram_api_url, instance=env.instance)
         await app.start()
         try:
             await app.wait()

@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from routing.analytics_config import AnalyticsConfig
 from routing.calendar import CalendarConfig
 from routing.sla import SlaConfig
 from routing.table import TRIAGE, RoutingTable
@@ -187,6 +188,7 @@ class OtklikConfig(_Model):
     vk: VkSettings | None = None  # present when the bot also serves a VK community
     calendar: CalendarConfig = CalendarConfig()
     sla: SlaConfig = SlaConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
 
     # Not a field: where the file lives is not something the file itself may say.
     _config_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -704,6 +706,8 @@ class Environment:
     OTKLIK_LOG_LEVEL          DEBUG, INFO (default), WARNING, ERROR or CRITICAL
     OTKLIK_VK_TOKEN           the VK community's access token (None: the VK side does not start)
     OTKLIK_VK_API_URL         another VK API base such as http://localhost:8082 (None = https://api.vk.ru)
+    OTKLIK_INSTANCE           this process's name in outbox claims; give each of several bot processes
+                              sharing one database its own (default "default")
     """
 
     telegram_token: str | None = field(default=None, repr=False)  # never in logs
@@ -712,6 +716,7 @@ class Environment:
     log_level: str = "INFO"
     vk_token: str | None = field(default=None, repr=False)  # never in logs
     vk_api_url: str | None = None
+    instance: str = "default"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Environment:
@@ -735,6 +740,7 @@ class Environment:
             log_level=log_level,
             vk_token=get("OTKLIK_VK_TOKEN"),
             vk_api_url=vk_api_url.rstrip("/") if vk_api_url else None,
+            instance=(get("OTKLIK_INSTANCE") or "default")[:64],
         )
 
     @property

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select, update
 
 from routing.clock import Clock
 from storage import repository as repo
-from storage.db import Database
+from storage.db import Database, OutboxHandoff
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,8 @@ class Outbox:
         lease: timedelta = timedelta(seconds=120),
         max_attempts: int = 15,
         idle_poll: float = 1.0,
+        instance: str = "default",
+        queue_per_chat: int = 50,
     ) -> None:
         self.db = db
         self.transports = transports
@@ -82,11 +84,16 @@ class Outbox:
         self.lease = lease
         self.max_attempts = max_attempts
         self.idle_poll = idle_poll
+        self.instance = instance  # names this process's claims; give each bot process its own
+        self.queue_per_chat = queue_per_chat
+        self._held: set[tuple[str, str]] = set()  # chats whose next row waits for a retry
         self.stats = OutboxStats()
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(chat_concurrency)
         self._stopping = False
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._queues: dict[tuple[str, str], deque[dict[str, Any]]] = {}
+        self._chores: set[asyncio.Future[Any]] = set()
         self._finished: list[tuple[dict[str, Any], list[tuple[str, str, str, int, str]], asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
 
@@ -95,6 +102,7 @@ class Outbox:
 
     async def run(self) -> None:
         await self.release_stale_claims()
+        self.db.outbox_handoff = OutboxHandoff(self.instance, self.lease, self.clock.now, self.accept)
         while not self._stopping:
             self._wake.clear()
             try:
@@ -107,8 +115,39 @@ class Outbox:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll)
                 except TimeoutError:
                     pass
+        self.db.outbox_handoff = None
         if self._workers:
             await asyncio.wait(list(self._workers.values()), timeout=10)
+
+    def accept(self, rows: list[dict[str, Any]]) -> None:
+        """Rows just committed, already claimed for this process: deliver them without a query."""
+        per_chat: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
+        for row in rows:
+            per_chat.setdefault((row["platform"], row["chat_id"]), []).append(_plain(row))
+        give_back: list[int] = []
+        for chat in sorted(per_chat, key=lambda c: not _is_private(c)):
+            items = per_chat[chat]
+            queue = self._queues.get(chat)
+            if chat in self._held or self._stopping or (queue is not None and len(queue) >= self.queue_per_chat):
+                # an older row waits for its retry, or the chat has enough queued: the claim
+                # path will take these in order
+                give_back.extend(i["id"] for i in items)
+            elif queue is not None:
+                queue.extend(items)
+            else:
+                self._start_worker(chat, deque(items))
+        if give_back:
+            self._background(self._release(give_back))
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+        task.add_done_callback(lambda _: self._wake.set())
+
+    def _start_worker(self, chat: tuple[str, str], queue: deque[dict[str, Any]]) -> None:
+        self._queues[chat] = queue
+        self._workers[chat] = asyncio.create_task(self._work(chat, queue))
 
     def stop(self) -> None:
         self._stopping = True
@@ -119,8 +158,12 @@ class Outbox:
         async with self.db.transaction() as s:
             await s.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.status == "sending", OutboxMessage.claimed_until < self.clock.now())
-                .values(status="pending", claimed_until=None)
+                .where(
+                    OutboxMessage.status == "sending",
+                    # ours from before a restart, or anyone's whose lease ran out
+                    (OutboxMessage.claimed_by == self.instance) | (OutboxMessage.claimed_until < self.clock.now()),
+                )
+                .values(status="pending", claimed_until=None, claimed_by=None)
             )
 
     async def deliver_due(self) -> int:
@@ -161,7 +204,7 @@ class Outbox:
                     await s.execute(
                         update(OutboxMessage)
                         .where(OutboxMessage.id.in_(ids), due)
-                        .values(status="sending", claimed_until=now + self.lease)
+                        .values(status="sending", claimed_until=now + self.lease, claimed_by=self.instance)
                         .returning(OutboxMessage.id)
                     )
                 ).scalars()
@@ -171,7 +214,8 @@ class Outbox:
         # while group chats are slower anyway (Telegram allows a group 20 messages a minute)
         for chat in sorted(work, key=lambda c: not _is_private(c)):
             if work[chat]:
-                self._workers[chat] = asyncio.create_task(self._work(chat, deque(work[chat])))
+                self._held.discard(chat)
+                self._start_worker(chat, deque(work[chat]))
         return len(claimed)
 
     async def _work(self, chat: tuple[str, str], queue: deque[dict[str, Any]]) -> None:
@@ -180,14 +224,18 @@ class Outbox:
                 while queue:
                     item = queue.popleft()
                     if not await self._deliver_one(item):
-                        # keep the chat's order: release the rest so they go after the retried one
-                        await self._release([i["id"] for i in queue])
-                        return
+                        # keep the chat's order: the rest goes after the retried one
+                        self._held.add(chat)
+                        break
         except Exception:
             log.exception("outbox: worker for a chat failed; its rows will be retried")
-            await self._release([i["id"] for i in queue])
+            self._held.add(chat)
         finally:
             self._workers.pop(chat, None)
+            self._queues.pop(chat, None)
+            leftover = [i["id"] for i in queue]
+            if leftover:
+                self._background(self._release(leftover))
             self._wake.set()  # more may be waiting for this chat
 
     async def _deliver_one(self, item: dict[str, Any]) -> bool:
@@ -215,7 +263,8 @@ class Outbox:
                 await s.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id == item["id"])
-                    .values(status="pending", attempts=attempts, claimed_until=None, error=str(exc)[:500],
+                    .values(status="pending", attempts=attempts, claimed_until=None, claimed_by=None,
+                            error=str(exc)[:500],
                             not_before=self.clock.now() + timedelta(seconds=delay))
                 )
             return False
@@ -253,6 +302,7 @@ class Outbox:
         values = {
             "id": item["id"], "status": "failed" if error else "sent", "sent_at": None if error else now,
             "sent_message_ids": message_ids, "error": error[:1000] if error else None, "claimed_until": None,
+            "claimed_by": None,
         }
         link_role = item["payload"].get("link_role")
         links = []
@@ -292,7 +342,9 @@ class Outbox:
             return
         async with self.db.transaction() as s:
             await s.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(status="pending", claimed_until=None)
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(status="pending", claimed_until=None, claimed_by=None)
             )
 
     async def pending_count(self) -> int:
@@ -310,6 +362,13 @@ def _is_private(chat: tuple[str, str]) -> bool:
     if platform == "vk":
         return chat_id.isdigit() and int(chat_id) < 2_000_000_000
     return False
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"], "platform": row["platform"], "chat_id": row["chat_id"], "payload": dict(row["payload"]),
+        "appeal_id": row["appeal_id"], "attempts": row.get("attempts", 0), "purpose": row["purpose"],
+    }
 
 
 def _snapshot(row: OutboxMessage) -> dict[str, Any]:

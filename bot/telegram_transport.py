@@ -2,7 +2,6 @@
 'try again' or 'give up'."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from html import unescape
@@ -101,7 +100,7 @@ class TelegramTransport:
             return await self._deliver(item)
         except TelegramRetryAfter as exc:
             raise TransientError("429 Too Many Requests", retry_after=float(exc.retry_after)) from exc
-        except (TelegramServerError, TelegramNetworkError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, TelegramServerError, TelegramNetworkError) as exc:
             raise TransientError(f"{type(exc).__name__}: {exc}") from exc
         except TelegramMigrateToChat as exc:
             raise PermanentError(f"chat migrated to {exc.migrate_to_chat_id}; update the config") from exc

@@ -1,10 +1,14 @@
 """Engine and transactions: SQLite tuned for concurrency, PostgreSQL through asyncpg, same code."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,14 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 _shared: ContextVar[AsyncSession | None] = ContextVar("otklik_shared_transaction", default=None)
 
 
+@dataclass(frozen=True)
+class OutboxHandoff:
+    instance: str
+    lease: timedelta
+    now: Callable[[], datetime]
+    accept: Callable[[list[dict[str, Any]]], None]
+
+
 class Database:
     def __init__(self, url: str = DEFAULT_DATABASE_URL, *, echo: bool = False) -> None:
         self.url = make_url(url)
@@ -54,6 +66,27 @@ class Database:
         if self.is_sqlite:
             _prepare_sqlite(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time; connections of one process that collide on its lock
+        # wait in SQLite's busy handler, which sleeps for milliseconds at a time. Queue them here
+        # instead: first come, first served, no sleeping. (Other processes still meet the busy
+        # timeout; PostgreSQL needs none of this.)
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        # set by the outbox: outgoing rows are then written already claimed by this process and
+        # handed over after commit, saving the outbox a query and the citizen its latency
+        self.outbox_handoff: OutboxHandoff | None = None
+
+    def _prepare(self, session: AsyncSession) -> None:
+        if self.outbox_handoff is not None:
+            handoff = self.outbox_handoff
+            session.info["outbox_claim"] = (handoff.instance, handoff.now() + handoff.lease)
+
+    def _hand_over(self, session: AsyncSession) -> None:
+        rows = session.info.pop("handoff", None)
+        if rows and self.outbox_handoff is not None:
+            self.outbox_handoff.accept(rows)
+
+    def _serialised(self) -> contextlib.AbstractAsyncContextManager[object]:
+        return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -65,9 +98,12 @@ class Database:
             return
         from storage.repository import flush_deferred
 
-        async with self._sessions() as session, session.begin():
-            yield session
-            await flush_deferred(session)
+        async with self._serialised(), self._sessions() as session:
+            async with session.begin():
+                self._prepare(session)
+                yield session
+                await flush_deferred(session)
+            self._hand_over(session)
 
     @asynccontextmanager
     async def shared_transaction(self) -> AsyncIterator[AsyncSession]:
@@ -75,13 +111,16 @@ class Database:
         committed once at the end — all or nothing."""
         from storage.repository import flush_deferred
 
-        async with self._sessions() as session, session.begin():
-            token = _shared.set(session)
-            try:
-                yield session
-                await flush_deferred(session)
-            finally:
-                _shared.reset(token)
+        async with self._serialised(), self._sessions() as session:
+            async with session.begin():
+                self._prepare(session)
+                token = _shared.set(session)
+                try:
+                    yield session
+                    await flush_deferred(session)
+                finally:
+                    _shared.reset(token)
+            self._hand_over(session)
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration (new or older databases alike)."""

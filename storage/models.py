@@ -69,6 +69,9 @@ class Appeal(Base):
         Index("ix_appeals_first_answer_due", "first_answer_due"),
         # the sweep reads only appeals whose next alert has come: its cost follows what is due, not what is open
         Index("ix_appeals_next_alert_at", "next_alert_at"),
+        # spike baselines and near-duplicate lookups read one category of one municipality over time
+        Index("ix_appeals_muni_cat_created", "municipality", "category", "created_at"),
+        Index("ix_appeals_duplicate_of", "duplicate_of"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)  # the number the citizen sees
@@ -104,6 +107,10 @@ class Appeal(Base):
     # conditional UPDATE on both is how a sweeper claims an alert
     next_alert_at: Mapped[datetime | None]
     next_alert_stage: Mapped[str | None] = mapped_column(String(32))
+    # near-duplicate grouping: the appeal (the group's first) whose answer also goes to this one's author
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
+    # the отписка detector on the latest answer: "held" (waiting for the official) | "sent_flagged" | None
+    answer_flag: Mapped[str | None] = mapped_column(String(16))
 
 
 class AppealMessage(Base):
@@ -177,6 +184,7 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime]
     claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # the process (OTKLIK_INSTANCE) holding it
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     sent_message_ids: Mapped[list[Any] | None] = mapped_column(JSON)

@@ -43,6 +43,8 @@ async def flush_deferred(session: AsyncSession) -> None:
                 ),
                 rows,
             )
+        elif model is OutboxMessage:
+            await _insert_outbox(session, rows)
         elif model is ProcessedUpdate:
             await session.execute(
                 _insert(session, ProcessedUpdate).on_conflict_do_nothing(index_elements=["platform", "key"]), rows
@@ -50,6 +52,22 @@ async def flush_deferred(session: AsyncSession) -> None:
         else:
             # the Core table, not the ORM entity: a plain executemany, no per-row RETURNING
             await session.execute(insert(model.__table__), rows)
+
+
+async def _insert_outbox(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    claim = session.info.get("outbox_claim")  # (instance, lease_until) when an outbox takes them at once
+    if claim is None:
+        await session.execute(insert(OutboxMessage.__table__), rows)
+        return
+    instance, until = claim
+    for row in rows:
+        row.update(status="sending", claimed_by=instance, claimed_until=until)
+    table = OutboxMessage.__table__
+    result = await session.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    )
+    ids = list(result.scalars())
+    session.info.setdefault("handoff", []).extend({**row, "id": i} for row, i in zip(rows, ids, strict=True))
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -104,7 +122,7 @@ def enqueue(
     defer(session, OutboxMessage, {
         "platform": platform, "chat_id": chat_id, "appeal_id": appeal_id, "purpose": purpose[:32],
         "payload": payload, "status": "pending", "attempts": 0, "not_before": now, "created_at": now,
-        "claimed_until": None, "sent_at": None, "sent_message_ids": None, "error": None,
+        "claimed_until": None, "claimed_by": None, "sent_at": None, "sent_message_ids": None, "error": None,
     })
 
 
