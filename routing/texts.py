@@ -76,6 +76,8 @@ MY_HEADER = "Ваши обращения:"
 ALREADY_RATED = "Оценка уже учтена."
 NOT_YOURS = "Это действие недоступно."
 STALE_BUTTON = "Эта кнопка уже не действует."
+# VK shows at most 10 buttons under a message: the rest of a keyboard follows under this line
+VK_MORE_CHOICES = "Ещё варианты:"
 
 
 def ack(
