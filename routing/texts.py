@@ -302,3 +302,121 @@ def digest(when: str, rows: list[tuple[str, int, int, int]]) -> str:
     totals = [sum(r[i] for r in rows) for i in (1, 2, 3)]
     lines.append(f"Всего: новых {totals[0]}, отвечено {totals[1]}, просрочено {totals[2]}")
     return "\n".join(lines)
+
+
+# --- supervision: ratings, answer quality, problems, reports -------------------------------------------
+
+RATE_PARTLY = "Частично"
+THANKS_PARTLY = (
+    "Спасибо за оценку! Обращение №{number} закрыто как решённое частично. "
+    "Если осталось что-то ещё, напишите новое обращение: /new"
+)
+PARTLY_ACCOUNT = "🟡 №{number}: заявитель отметил, что проблема решена <b>частично</b>."
+
+QUALITY_SEND_ANYWAY = "Отправить как есть"
+QUALITY_REWRITE = "Переписать"
+QUALITY_REASONS = {
+    "redirect": "заявителя отправляют в другую организацию, а сами ничего не делают",
+    "no_action": "не видно, что сделано или что и когда будет сделано, кто отвечает",
+    "boilerplate": "общие фразы вместо дела («примем меры», «на контроле», «в установленном порядке»)",
+    "law": "в основном ссылки на законы и нормы",
+}
+QUALITY_REASON_SHORT = {
+    "redirect": "переадресация", "no_action": "нет конкретики", "boilerplate": "шаблонные фразы",
+    "law": "ссылки на нормы",
+}
+QUALITY_OUTCOMES = {"sent": "отправлен как есть", "rewritten": "переписан", "pending": "ждёт решения"}
+CARD_HELD = "ответ задержан: похоже на отписку"
+CARD_FLAGGED_LINE = "⚠️ Ответ отправлен с пометкой «возможная отписка»"
+TOAST_SENT_ANYWAY = "Ответ отправлен заявителю"
+TOAST_REWRITE = "Напишите новый ответ"
+
+
+def quality_hold(number: int, reasons: list[str] | tuple[str, ...]) -> str:
+    lines = [f"⏸ №{number}: ответ <b>пока не отправлен</b> — похоже на отписку.", "Почему:"]
+    lines += [f"• {QUALITY_REASONS.get(r, r)}" for r in reasons]
+    lines += [
+        "",
+        "Хороший ответ говорит, что сделано, или что и когда будет сделано и кто отвечает.",
+        "Отправить как есть или переписать? Новый ответ — ответом на карточку или на это сообщение.",
+    ]
+    return "\n".join(lines)
+
+
+def quality_sent_anyway(number: int, official: str) -> str:
+    return f"№{number}: ответ отправлен как есть ({esc(official)}) и помечен как возможная отписка."
+
+
+def quality_rewrite(number: int) -> str:
+    return (
+        f"✏️ №{number}: прежний ответ не отправлен. Напишите новый — "
+        "<b>ответом на карточку или на это сообщение</b>."
+    )
+
+
+def duplicate_notice(number: int, lead: int) -> str:
+    return (
+        f"🔗 №{number} похоже на №{lead}: та же тема, то же место, пара дней разницы.\n"
+        "Достаточно одного ответа — его получат все заявители группы."
+    )
+
+
+def duplicate_card_line(lead: int) -> str:
+    return f"🔗 В группе с №{lead}: ответ получат все заявители группы"
+
+
+def group_answer_detail(source: int) -> str:
+    return f"ответ по №{source} отправлен и этому заявителю"
+
+
+def spike_alert(
+    municipality: str, category: str, count: int, window_minutes: int, rate: float, p_value: float,
+    appeal_ids: tuple[int, ...],
+) -> str:
+    window = f"{window_minutes // 60} ч" if window_minutes % 60 == 0 else f"{window_minutes} мин"
+    numbers = ", ".join(f"№{i}" for i in appeal_ids[:20]) + (" …" if len(appeal_ids) > 20 else "")
+    return (
+        f"🚨 <b>Всплеск: возможно, массовая проблема</b>\n"
+        f"{esc(category)} · {esc(municipality)}\n"
+        f"{count} обращений за {window}; обычно {rate:.2f} за {window} "
+        f"(вероятность случайно: {p_value:.1e}).\n"
+        f"Обращения: {numbers}"
+    )
+
+
+# charts and reports
+CHART_RATING_TITLE = "Рейтинг исполнителей · {period}"
+CHART_RATING_XLABEL = "Сводная оценка, 0–100 (сглажена к среднему по региону)"
+CHART_PROBLEMS_TITLE = "Главные темы обращений · {period}"
+CHART_PROBLEMS_XLABEL = "Обращений за период (в скобках — прошлый период)"
+CHART_FEW_DATA = "мало данных"
+CHART_FEW_DATA_NOTE = "Мало данных: {count} обращ. за период — выводы делать рано"
+CHART_UNRANKED_NOTE = "серые — меньше {min_sample} обращений, без места в рейтинге"
+CHART_NO_DATA = "Нет обращений за период"
+CHART_REGION_MEAN = "в среднем по региону {score:.0f}"
+
+RATING_EMPTY = "За {period} обращений нет."
+COMMAND_ONLY_SUPERVISORS = "Эта команда работает только в чате кураторов."
+
+
+def rating_caption(period: str, rows: list[tuple[int | None, str, float, int, float | None]], unranked: int) -> str:
+    """rows: (rank, name, score, volume, change) of the ranked, best first."""
+    lines = [f"📈 <b>Рейтинг</b> · {esc(period)}"]
+    for rank, name, score, volume, change in rows[:10]:
+        delta = "" if change is None else f" ({change:+.0f})"
+        lines.append(f"{rank}. {esc(name)} — {score:.0f}{delta}, обращений {volume}")
+    if unranked:
+        lines.append(f"Без места (мало данных): {unranked}")
+    return "\n".join(lines)
+
+
+def problems_caption(period: str, rows: list[tuple[str, int, int]]) -> str:
+    """rows: (category name, count, previous count), biggest first."""
+    lines = [f"🧩 <b>Главные темы</b> · {esc(period)}"]
+    for name, count, previous in rows[:8]:
+        lines.append(f"• {esc(name)}: {count} (было {previous})")
+    return "\n".join(lines)
+
+
+def weekly_caption(period: str) -> str:
+    return f"🗓 <b>Еженедельный отчёт</b> · {esc(period)}: рейтинг, темы, просрочки и отписки — в файле."
