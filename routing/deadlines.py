@@ -190,6 +190,8 @@ class DeadlineWatch:
         self.batch_size = batch_size
         self.ladder = build_ladder(sla.sla)
         self.tz = ZoneInfo(config.region.timezone)
+        # asked for every staff message (chat_role): worked out once, the config does not change while running
+        self._escalation_chats = {platform: self._find_escalation_chats(platform) for platform in ("tg", "vk")}
 
     # --- the clock on an appeal: called by the desk inside its own transactions -----------------
 
@@ -218,8 +220,11 @@ class DeadlineWatch:
 
     # --- chats ----------------------------------------------------------------------------------
 
-    def escalation_chat_ids(self, platform: str) -> set[str]:
+    def escalation_chat_ids(self, platform: str) -> frozenset[str]:
         """Chats named only by the ladder (higher supervisors): the bot must stay in them."""
+        return self._escalation_chats.get(platform, frozenset())
+
+    def _find_escalation_chats(self, platform: str) -> frozenset[str]:
         out: set[str] = set()
         for ref in self.config.escalation_chats.values():
             chat = _chat_of(ref, platform)
@@ -227,13 +232,16 @@ class DeadlineWatch:
                 out.add(chat)
         if platform == "tg":
             out |= {t for step in self.ladder for t in step.notify if _RAW_CHAT.match(t)}
-        return out
+        return frozenset(out)
 
     def _target(self, appeal: Appeal, target: str) -> tuple[str, str, str | None] | None:
         """(platform, chat, role of the message to reply to) of a ladder target for this appeal."""
         if target == "account":
             if appeal.account_code and appeal.status in WITH_ACCOUNT:
-                return _first_chat(self.config.account(appeal.account_code), "card")
+                try:
+                    return _first_chat(self.config.account(appeal.account_code), "card")
+                except KeyError:  # the account left the config since: its operators' triage chat acts instead
+                    log.warning("appeal %s: account %r is not in the config", appeal.id, appeal.account_code)
             return _first_chat(self.config.triage, "triage_card")
         if target == "supervisors":
             return _first_chat(self.config.supervisors, None)
