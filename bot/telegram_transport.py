@@ -18,8 +18,15 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from aiogram.types import (
+    BufferedInputFile,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyParameters,
+)
 
+from bot.media import MediaFetcher
 from bot.outbox import Outgoing, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -92,8 +99,23 @@ def keyboard_markup(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup 
 
 
 class TelegramTransport:
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, media: MediaFetcher | None = None) -> None:
         self.bot = bot
+        self.media = media  # photos that live on another platform (VK) are fetched through it
+
+    async def download(self, file_id: str) -> bytes:
+        """A Telegram file's bytes, for a message on another platform."""
+        try:
+            buffer = await self.bot.download(file_id)
+        except TelegramRetryAfter as exc:
+            raise TransientError("429 Too Many Requests", retry_after=float(exc.retry_after)) from exc
+        except (TimeoutError, TelegramServerError, TelegramNetworkError) as exc:
+            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+        except (TelegramBadRequest, TelegramNotFound, TelegramForbiddenError, TelegramUnauthorizedError) as exc:
+            raise PermanentError(f"file {file_id}: {exc.message}") from exc
+        if buffer is None:
+            raise PermanentError(f"file {file_id}: nothing downloaded")
+        return buffer.read()
 
     async def deliver(self, item: Outgoing) -> list[str]:
         try:
@@ -121,8 +143,14 @@ class TelegramTransport:
         if kind == "photo":
             caption = p.get("caption") or None
             long_caption = caption is not None and visible_length(caption) > CAPTION_LIMIT
+            photo: Any = p["file"]
+            source = p.get("source_platform") or "tg"
+            if source != "tg":
+                if self.media is None:
+                    raise PermanentError(f"a photo from {source!r} and no way to fetch it")
+                photo = BufferedInputFile(await self.media.fetch(source, p["file"]), filename="photo.jpg")
             sent = await self.bot.send_photo(
-                chat, p["file"], caption=None if long_caption else caption, parse_mode="HTML",
+                chat, photo, caption=None if long_caption else caption, parse_mode="HTML",
                 reply_parameters=reply,
             )
             ids = [str(sent.message_id)]

@@ -1,0 +1,97 @@
+"""Bots Long Poll with group commit, the VK twin of OtklikApp._poll: each batch of events is handled
+in order inside one database transaction, and button presses are answered after it commits."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bot.vk_client import VkClient
+from handlers.vk import HANDLED, PressAnswer, VkDispatcher
+from handlers.vk.convert import event_key, is_chat
+from storage.db import Database
+from storage.repository import prefetch_citizens, prefetch_processed
+
+log = logging.getLogger(__name__)
+SNACKBAR_LIMIT = 90
+
+
+class VkPoller:
+    def __init__(
+        self, client: VkClient, dispatcher: VkDispatcher, db: Database, wake: Callable[[], None]
+    ) -> None:
+        self.client = client
+        self.dispatcher = dispatcher
+        self.db = db
+        self.wake = wake
+
+    async def run(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                events = await self.client.events()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # network trouble, VK 5xx, an expired key: wait and ask again
+                log.warning("VK long poll failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 1.0
+            if events:
+                await self.handle_batch([event.raw for event in events])
+
+    async def handle_batch(self, events: list[dict[str, Any]]) -> None:
+        wanted = [raw for raw in events if raw.get("type") in HANDLED]
+        if not wanted:
+            return  # our own messages echoed back (message_reply): nothing to store
+        # names come over the network: fetched before the transaction, not while it holds the database
+        names = await self.client.names(self.dispatcher.people(wanted))
+        answers: list[PressAnswer] = []
+        try:
+            async with self.db.shared_transaction() as session:
+                await prefetch_processed(session, [("vk", k) for k in map(event_key, wanted) if k])
+                await prefetch_citizens(session, "vk", _citizens_writing(wanted))
+                for raw in wanted:
+                    answer = await self.dispatcher.feed(raw, names)
+                    if answer is not None:
+                        answers.append(answer)
+        except Exception:
+            # nothing of the batch was stored: go one by one, so one bad event costs only itself
+            log.exception("a batch of %d VK events failed; handling them one by one", len(wanted))
+            answers = []
+            for raw in wanted:
+                try:
+                    answer = await self.dispatcher.feed(raw, names)
+                except Exception:
+                    log.exception("VK event %s could not be handled", raw.get("event_id"))
+                    continue
+                if answer is not None:
+                    answers.append(answer)
+        self.wake()
+        for answer in answers:
+            await self._answer(answer)
+
+    async def _answer(self, answer: PressAnswer) -> None:
+        data = None
+        if answer.text:
+            data = json.dumps({"type": "show_snackbar", "text": answer.text[:SNACKBAR_LIMIT]}, ensure_ascii=False)
+        try:
+            await self.client.call(
+                "messages.sendMessageEventAnswer", event_id=answer.event_id, user_id=answer.user_id,
+                peer_id=answer.peer_id, event_data=data,
+            )
+        except Exception as exc:  # the press is handled; only its spinner may linger
+            log.warning("VK sendMessageEventAnswer failed: %s", exc)
+
+
+def _citizens_writing(events: list[dict[str, Any]]) -> list[str]:
+    """Senders of messages in private dialogs: the citizens the batch will look up."""
+    found = []
+    for raw in events:
+        message = (raw.get("object") or {}).get("message") or {}
+        if raw.get("type") == "message_new" and not is_chat(int(message.get("peer_id") or 0)):
+            found.append(str(message.get("from_id")))
+    return found

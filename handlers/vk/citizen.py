@@ -1,0 +1,31 @@
+"""Citizens' private dialogs with the community."""
+from __future__ import annotations
+
+from handlers.vk.convert import parse_action
+from routing import texts
+from routing.desk import AppealDesk
+from routing.inbound import InboundAction, InboundMessage
+
+
+async def on_message(desk: AppealDesk, inbound: InboundMessage, command: str | None) -> None:
+    if command == "start":
+        await desk.citizen_start(inbound)
+    elif command == "help":
+        await desk.citizen_help(inbound)
+    elif command == "new":
+        await desk.citizen_new(inbound)
+    elif command == "my":
+        await desk.citizen_list(inbound)
+    else:
+        await desk.citizen_message(inbound)
+
+
+async def on_press(desk: AppealDesk, action: InboundAction) -> str | None:
+    """A callback button in the dialog; returns the snackbar text."""
+    place = parse_action(action.action, "place", 2)
+    if place is not None:
+        return (await desk.choose_municipality(action, int(place[0]), place[1])).toast
+    rate = parse_action(action.action, "rate", 2)
+    if rate is not None and rate[1] in ("yes", "no"):
+        return (await desk.rate(action, int(rate[0]), rate[1] == "yes")).toast
+    return texts.STALE_BUTTON

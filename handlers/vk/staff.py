@@ -1,0 +1,40 @@
+"""Account, triage and supervisors' chats (беседы) on VK.
+
+Unlike Telegram, nobody is asked about membership: VK delivers a chat's messages and button presses
+only from its participants, and keeps no anonymous senders (a community posting in a chat is refused)."""
+from __future__ import annotations
+
+from handlers.vk.convert import PLATFORM, parse_action
+from routing import texts
+from routing.desk import AppealDesk
+from routing.inbound import InboundAction, InboundMessage
+
+
+async def on_message(desk: AppealDesk, inbound: InboundMessage, command: str | None) -> None:
+    if desk.chat_role(PLATFORM, inbound.chat_id).kind == "unknown":
+        return
+    if command == "open":
+        await desk.open_list(inbound)
+    elif command == "overdue":
+        await desk.deadlines.overdue_list(inbound)
+    elif inbound.reply_to is not None:
+        if int(inbound.sender.user_id) <= 0:
+            # an answer must have a person behind it, not another community or bot
+            await desk.refuse(inbound, texts.ANSWER_REFUSED_ANONYMOUS)
+            return
+        await desk.staff_message(inbound)
+
+
+async def on_press(desk: AppealDesk, action: InboundAction) -> str | None:
+    """A callback button under a card or a triage card; returns the snackbar text."""
+    verb = action.action.split(":", 1)[0]
+    if verb in ("take", "reject", "interim"):
+        parsed = parse_action(action.action, verb, 1)
+        if parsed is None:
+            return texts.STALE_BUTTON
+        use_case = {"take": desk.take, "reject": desk.reject, "interim": desk.interim}[verb]
+        return (await use_case(action, int(parsed[0]))).toast
+    route = parse_action(action.action, "route", 2)
+    if route is not None:
+        return (await desk.route_from_triage(action, int(route[0]), route[1])).toast
+    return texts.STALE_BUTTON
