@@ -535,8 +535,8 @@ class PlaceResolver:
                 best_weight[m.municipality] = max(best_weight[m.municipality], m.weight)
         candidates = [c for m in matches if m.municipality is None for c in m.place.municipalities]
         if not scores:
-            if candidates:
-                share = round(0.5 / len(set(candidates)), 3)
+            if any(m.place.ambiguous for m in matches):
+                share = round(0.5 / max(1, len(set(candidates))), 3)
                 return PlaceResolution(None, 0.0, tuple((c, share) for c in dict.fromkeys(candidates)),
                                        matches, "ambiguous")
             return PlaceResolution(None, 0.0, (), matches, "none")

@@ -1,7 +1,7 @@
 """Topic model for short Russian citizen messages: text -> label with a calibrated probability.
 
 Features are TF-IDF character n-grams of the normalised text (robust to typos and missing
-spaces), TF-IDF lemma n-grams (pymorphy3 folds «ям», «ямы», «ямами» into one feature), and an
+spaces), TF-IDF lemma n-grams (pymorphy3 folds «батареи», «батарей» into «батарея»), and an
 optional context value (what the bot already knows besides the text, e.g. a city district).
 Labels that name their context («Администрация Фрунзенского района» with district «Фрунзенский»)
 are learnt as one role across contexts, and the context picks the body. A linear SVM gives the

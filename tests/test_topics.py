@@ -1,0 +1,185 @@
+"""The topic model: normalisation, training on the seed examples, calibration, context roles,
+the scikit-learn-free prediction path and the pickle-free model file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sklearn", reason="the trained router needs scikit-learn")
+pytest.importorskip("pymorphy3", reason="the trained router needs pymorphy3")
+
+import numpy as np  # noqa: E402 - after the skip checks
+
+from routing.topics import (  # noqa: E402
+    MODEL_FILE,
+    TextNormaliser,
+    TopicModel,
+    TopicModelSettings,
+    fold_context_bound_labels,
+    fold_text,
+)
+from routing.training import load_seed_examples  # noqa: E402
+
+# Hand-written messages that are not in the seed file: how the default model does on new wording.
+NEW_MESSAGES = [
+    ("третью неделю в квартире холодные батареи, управляйка трубку не берет", "housing"),
+    ("течёт крыша над нашим подъездом, на пятом этаже потоп", "housing"),
+    ("во дворе сломали качели и не убирают листья", "improvement"),
+    ("фонари во дворе не горят с ноября", "improvement"),
+    ("на трассе выбоины, разбил диск", "roads"),
+    ("не работает светофор на перекрёстке", "roads"),
+    ("маршрутка опять не пришла по расписанию", "transport"),
+    ("водитель автобуса нахамил пенсионерке", "transport"),
+    ("баки с мусором переполнены неделю, вывоза нет", "waste"),
+    ("за ТКО начисляют на умершую маму", "waste"),
+    ("в фап не приезжает фельдшер", "health"),
+    ("не могу записаться к педиатру, талонов нет", "health"),
+    ("сына не берут в садик, очередь стоит", "education"),
+    ("в школе отменили подвоз детей", "education"),
+    ("пособие на третьего ребёнка не пришло", "social"),
+    ("отключили электричество без предупреждения", "power"),
+    ("оборвало провода на столбе", "power"),
+    ("газ к деревне не подводят, обещают годами", "gas"),
+    ("сотовая связь не ловит совсем", "telecom"),
+    ("стая бродячих псов у садика", "animals"),
+    ("с завода несёт химией по ночам", "ecology"),
+    ("дк закрыт, кружков для детей нет", "culture_sport"),
+    ("в магазине продают просроченное молоко", "trade"),
+    ("в заброшенном здании собираются подростки", "safety"),
+    ("спасибо за быстрый ответ", "other"),
+]
+
+
+@pytest.fixture(scope="module")
+def seed_model() -> TopicModel:
+    texts, labels = load_seed_examples()
+    return TopicModel().fit(texts, labels)
+
+
+def test_fold_text_lowercases_and_fixes_latin_lookalikes() -> None:
+    # «мусоp» with a Latin p and «ёлка» with ё are what people type.
+    assert fold_text("МусоP на ЁЛКЕ") == "мусор на елке"
+    assert fold_text("нет wifi") == "нет wifi"  # a Latin word stays Latin
+
+
+def test_normaliser_lemmas_and_abbreviations() -> None:
+    normaliser = TextNormaliser()
+    lemmas = normaliser.lemmas("Батареи холодные в р-не Брагино, ул.Ленина д.5")
+    assert lemmas[0] == "батарея"
+    assert "район" in lemmas and "улица" in lemmas
+    assert "0" in lemmas  # house numbers become one token
+
+
+def test_seed_examples_cover_every_category_of_the_rubric() -> None:
+    texts, labels = load_seed_examples()
+    counts = {label: labels.count(label) for label in set(labels)}
+    assert len(counts) == 17
+    assert all(40 <= n <= 60 for n in counts.values()), counts
+    assert len(set(t.lower() for t in texts)) == len(texts)
+
+
+def test_seed_model_labels_new_wording(seed_model: TopicModel) -> None:
+    predicted = seed_model.predict([t for t, _ in NEW_MESSAGES])
+    correct = sum(p == expected for (p, _), (_, expected) in zip(predicted, NEW_MESSAGES, strict=True))
+    assert correct / len(NEW_MESSAGES) >= 0.85
+
+
+def test_probabilities_are_a_distribution_over_the_classes(seed_model: TopicModel) -> None:
+    proba = seed_model.predict_proba(["яма во дворе", "", "!!!"])
+    assert proba.shape == (3, len(seed_model.classes))
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert seed_model.temperature > 0
+
+
+def test_gibberish_gets_a_low_confidence(seed_model: TopicModel) -> None:
+    ((_, confident),) = seed_model.predict(["не работает светофор на перекрёстке"])
+    ((_, unsure),) = seed_model.predict(["ааа ббб ввв"])
+    assert unsure < 0.5 < confident
+
+
+def test_prediction_without_scikit_learn_matches_the_training_features() -> None:
+    texts, labels = load_seed_examples()
+    model = TopicModel().fit(texts, labels)
+    # Refitting the vectorizers on the same texts rebuilds the same vocabulary: the reference.
+    expected = np.asarray(model._training_matrix(texts, None) @ model._weights) + model._intercept
+    assert np.allclose(expected[:300], model._scores(texts[:300], None), atol=1e-4)
+
+
+@pytest.mark.parametrize("analyzer", ["char_wb", "char"])
+def test_light_ngrams_equal_scikit_learn(analyzer: str) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from routing.topics import _Block
+
+    docs = ["яма во дворе", "у", "нет   света  ", "ук не чистит снег", "о"]
+    vec = TfidfVectorizer(analyzer=analyzer, ngram_range=(1, 5), sublinear_tf=True).fit(docs)
+    block = _Block.from_vectorizer(vec)
+    dense = vec.transform(docs).toarray()
+    for row, doc in zip(dense, docs, strict=True):
+        ids, values = block.encode(doc)
+        mine = np.zeros_like(row)
+        mine[ids] = values
+        assert np.allclose(mine, row, atol=1e-6)
+
+
+def test_save_and_load_round_trip(tmp_path: Path, seed_model: TopicModel) -> None:
+    seed_model.save(tmp_path / "m")
+    assert (tmp_path / "m" / MODEL_FILE).exists()
+    loaded = TopicModel.load(tmp_path / "m")
+    texts = [t for t, _ in NEW_MESSAGES]
+    assert loaded.classes == seed_model.classes
+    assert np.allclose(loaded.predict_proba(texts), seed_model.predict_proba(texts), atol=1e-6)
+    # The model file itself (what config.yaml may name) loads too.
+    assert TopicModel.load(tmp_path / "m" / MODEL_FILE).classes == seed_model.classes
+
+
+def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        TopicModel.load(tmp_path)
+    bad = tmp_path / MODEL_FILE
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a topic model"):
+        TopicModel.load(bad)
+
+
+def test_training_needs_two_labels() -> None:
+    with pytest.raises(ValueError, match="two different labels"):
+        TopicModel().fit(["а", "б"], ["x", "x"])
+
+
+def test_two_class_model_works() -> None:
+    texts = ["нет света", "свет отключили", "нет газа", "газ не подключают"] * 10
+    labels = ["power", "power", "gas", "gas"] * 10
+    model = TopicModel(TopicModelSettings(min_df=1)).fit(texts, labels)
+    assert model.predict(["отключили свет"])[0][0] == "power"
+    assert model.predict(["подключите газ"])[0][0] == "gas"
+
+
+def test_labels_naming_their_context_become_roles() -> None:
+    labels = ["Администрация Ленинского района", "Администрация Кировского района",
+              "ЖА Ленинского района", "ЖА Кировского района", "Комитет по транспорту"]
+    contexts = ["Ленинский", "Кировский", "Ленинский", "Кировский", "Кировский"]
+    roles = fold_context_bound_labels(labels, contexts)
+    assert roles["Администрация Ленинского района"] == roles["Администрация Кировского района"]
+    assert roles["ЖА Ленинского района"] == roles["ЖА Кировского района"]
+    assert "Комитет по транспорту" not in roles
+
+
+def test_context_picks_the_body_of_a_role() -> None:
+    # The role (administration vs housing agency) comes from the text, the district from the context.
+    rows = []
+    for district in ("Ленинский", "Кировский", "Заволжский"):
+        stem = district[:-2]
+        rows += [(f"яма во дворе {i}", f"Администрация {stem}ого района", district) for i in range(6)]
+        rows += [(f"течёт крыша в подъезде {i}", f"ЖА {stem}ого района", district) for i in range(6)]
+    rows += [(f"автобус не пришёл {i}", "Комитет по транспорту", d) for i in range(6)
+             for d in ("Ленинский", "Кировский")]
+    texts, labels, contexts = zip(*rows, strict=True)
+    model = TopicModel(TopicModelSettings(min_df=1)).fit(list(texts), list(labels), list(contexts))
+    assert model.metadata["context_roles"]
+    assert model.predict(["крыша течёт"], ["Кировский"])[0][0] == "ЖА Кировского района"
+    assert model.predict(["ямы во дворе"], ["Заволжский"])[0][0] == "Администрация Заволжского района"
+    assert model.predict(["автобус не пришёл"], ["Заволжский"])[0][0] == "Комитет по транспорту"
+    proba = model.predict_proba(["крыша течёт"], ["Ленинский"])
+    assert np.isclose(proba.sum(), 1.0)
