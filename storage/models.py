@@ -201,5 +201,36 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime]
 
 
+class InviteCode(Base):
+    """A single-use, expiring code that binds a group chat to an account. Only its hash is kept:
+    a leaked database can't be used to bind a stranger's group."""
+
+    __tablename__ = "invite_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the code
+    account_code: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_platform: Mapped[str | None] = mapped_column(String(8))
+    used_chat_id: Mapped[str | None] = mapped_column(String(64))
+    used_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class ChatBinding(Base):
+    """A group chat bound to an account through an invite code; counts like the config's chat."""
+
+    __tablename__ = "chat_bindings"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", name="uq_chat_binding"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(8))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    account_code: Mapped[str] = mapped_column(String(64))
+    bound_at: Mapped[datetime]
+    bound_by: Mapped[str] = mapped_column(String(128))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
