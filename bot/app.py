@@ -1,5 +1,5 @@
-"""Assembly: database, classifier, lifecycle, outbox and the Telegram adapter, started and
-stopped together."""
+"""Assembly: database, classifier, lifecycle, outbox and the platform adapters (Telegram, and VK when
+configured), started and stopped together."""
 from __future__ import annotations
 
 import asyncio
@@ -13,10 +13,16 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 
 from bot.config import OtklikConfig
-from bot.outbox import Outbox
+from bot.media import MediaFetcher
+from bot.outbox import Outbox, Transport
 from bot.scheduler import DeadlineScheduler
+from bot.supervision import SupervisorDesk
 from bot.telegram_transport import TelegramTransport
+from bot.vk_client import VkClient
+from bot.vk_polling import VkPoller
+from bot.vk_transport import VkTransport
 from handlers.telegram import build_dispatcher
+from handlers.vk import VkDispatcher
 from routing.calendar import WorkingCalendar
 from routing.classification import Classifier
 from routing.clock import Clock, SystemClock
@@ -59,6 +65,9 @@ class OtklikApp:
         classifier: Classifier | None = None,
         polling_timeout: int = 10,
         instance: str = "default",
+        vk_token: str | None = None,
+        vk_api_url: str | None = None,
+        vk_request_timeout: float = 20.0,
     ) -> None:
         self.config = config
         self.token = token
@@ -68,6 +77,12 @@ class OtklikApp:
         self._classifier = classifier
         self.polling_timeout = polling_timeout
         self.instance = instance
+        self.vk_token = vk_token
+        self.vk_api_url = vk_api_url
+        self.vk_request_timeout = vk_request_timeout
+        self.media = MediaFetcher()
+        self.vk: VkClient | None = None
+        self.vk_poller: VkPoller | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = False
         self.db: Database
@@ -82,21 +97,54 @@ class OtklikApp:
         await self.db.upgrade()
         session = AiohttpSession(api=TelegramAPIServer.from_base(self.api_url)) if self.api_url else AiohttpSession()
         self.bot = Bot(self.token, session=session)
-        self.outbox = Outbox(self.db, {"tg": TelegramTransport(self.bot)}, self.clock, instance=self.instance)
+        self.outbox = Outbox(self.db, self._transports(), self.clock, instance=self.instance,
+                             limits=self.config.delivery)
         sla = SlaClock(self.config.sla, WorkingCalendar(self.config.calendar))
         self.desk = AppealDesk(
             self.db, self.config, self._classifier or build_classifier(self.config), RoutingTable(self.config), sla,
             self.clock, notify=self.outbox.wake,
         )
-        self.dispatcher = build_dispatcher(self.desk)
-        self.scheduler = DeadlineScheduler(self.desk.deadlines, self.config)
+        self.supervision = SupervisorDesk(self.db, self.config, self.clock, notify=self.outbox.wake)
+        self.dispatcher = build_dispatcher(self.desk, supervision=self.supervision)
+        self.scheduler = DeadlineScheduler(self.desk.deadlines, self.config, self.supervision)
         me = await self.bot.get_me()
         log.info("bot @%s started; database %s", me.username, self.db.describe())
+        if self.vk is not None:
+            await self._start_vk()
         self._tasks = [
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self._poll(), name="telegram-polling"),
         ]
+        if self.vk_poller is not None:
+            self._tasks.append(asyncio.create_task(self.vk_poller.run(), name="vk-polling"))
         self.scheduler.start()
+
+    def _transports(self) -> dict[str, Transport]:
+        """A transport per platform; a photo crosses platforms through the shared MediaFetcher."""
+        telegram = TelegramTransport(self.bot, self.media)
+        self.media.register("tg", telegram.download)
+        transports: dict[str, Transport] = {"tg": telegram}
+        if self.vk_token and self.config.vk is not None:
+            self.vk = VkClient(
+                self.vk_token, self.config.vk.group_id, api_url=self.vk_api_url,
+                request_timeout=self.vk_request_timeout, longpoll_wait=self.polling_timeout,
+            )
+            vk = VkTransport(self.vk, self.media)
+            self.media.register("vk", vk.download)
+            transports["vk"] = vk
+        elif self.vk_token:
+            log.warning("OTKLIK_VK_TOKEN is set but the config has no vk.group_id: the VK side stays off")
+        elif self.config.vk is not None:
+            log.warning("vk.group_id is set but OTKLIK_VK_TOKEN is not: the VK side stays off")
+        return transports
+
+    async def _start_vk(self) -> None:
+        assert self.vk is not None
+        # a wrong token or group id stops the start here, with VK's own error, not later in a poll loop
+        found = await self.vk.call("groups.getById", group_id=self.vk.group_id)
+        groups = found.get("groups", []) if isinstance(found, dict) else found
+        log.info("VK community club%s started", groups[0].get("id") if groups else self.vk.group_id)
+        self.vk_poller = VkPoller(self.vk, VkDispatcher(self.desk), self.db, self.outbox.wake)
 
     async def _poll(self) -> None:
         """Long polling with group commit. Each getUpdates batch is handled in order (a chat's
@@ -155,10 +203,15 @@ class OtklikApp:
         polling, *others = self._tasks
         # a long poll in progress holds nothing of ours: cancel it rather than wait it out
         polling.cancel()
+        for task in others:
+            if task.get_name() == "vk-polling":
+                task.cancel()  # like getUpdates, a long-poll check in progress holds nothing of ours
         for task in (polling, *others):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=15)
         await self.bot.session.close()
+        if self.vk is not None:
+            self.vk.close()
         await self.db.dispose()
 
     async def wait(self) -> None:

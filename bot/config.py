@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.limits import DeliveryConfig
 from routing.analytics_config import AnalyticsConfig
 from routing.calendar import CalendarConfig
 from routing.sla import SlaConfig
@@ -188,6 +189,7 @@ class OtklikConfig(_Model):
     vk: VkSettings | None = None  # present when the bot also serves a VK community
     calendar: CalendarConfig = CalendarConfig()
     sla: SlaConfig = SlaConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
 
     # Not a field: where the file lives is not something the file itself may say.

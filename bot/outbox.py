@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
+from bot.limits import DeliveryConfig, RateLimiter
+from routing import texts
 from routing.clock import Clock
 from storage import repository as repo
 from storage.db import Database, OutboxHandoff
@@ -71,11 +73,12 @@ class Outbox:
         *,
         batch_size: int = 500,
         chat_concurrency: int = 64,
-        lease: timedelta = timedelta(seconds=120),
+        lease: timedelta = timedelta(minutes=10),
         max_attempts: int = 15,
         idle_poll: float = 1.0,
         instance: str = "default",
         queue_per_chat: int = 50,
+        limits: DeliveryConfig | None = None,
     ) -> None:
         self.db = db
         self.transports = transports
@@ -87,6 +90,9 @@ class Outbox:
         self.instance = instance  # names this process's claims; give each bot process its own
         self.queue_per_chat = queue_per_chat
         self._held: set[tuple[str, str]] = set()  # chats whose next row waits for a retry
+        self.limits = limits or DeliveryConfig(rate_limits=False)
+        self.limiter = RateLimiter(self.limits, _is_private)
+        self._last_notice: dict[tuple[str, str], float] = {}
         self.stats = OutboxStats()
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(chat_concurrency)
@@ -195,7 +201,9 @@ class Outbox:
                 if chat in blocked or chat in self._workers or row.not_before > now:
                     blocked.add(chat)
                     continue
-                per_chat.setdefault(chat, []).append(row)
+                chat_rows = per_chat.setdefault(chat, [])
+                if len(chat_rows) < self.queue_per_chat:  # the rest waits, unclaimed, in order
+                    chat_rows.append(row)
             ids = [row.id for chat_rows in per_chat.values() for row in chat_rows]
             if not ids:
                 return 0
@@ -220,13 +228,15 @@ class Outbox:
 
     async def _work(self, chat: tuple[str, str], queue: deque[dict[str, Any]]) -> None:
         try:
-            async with self._slots:
-                while queue:
-                    item = queue.popleft()
-                    if not await self._deliver_one(item):
-                        # keep the chat's order: the rest goes after the retried one
-                        self._held.add(chat)
-                        break
+            while queue:
+                await self._pace(chat, queue)
+                item = queue.popleft()
+                async with self._slots:
+                    ok = await self._deliver_one(item)
+                if not ok:
+                    # keep the chat's order: the rest goes after the retried one
+                    self._held.add(chat)
+                    break
         except Exception:
             log.exception("outbox: worker for a chat failed; its rows will be retried")
             self._held.add(chat)
@@ -237,6 +247,50 @@ class Outbox:
             if leftover:
                 self._background(self._release(leftover))
             self._wake.set()  # more may be waiting for this chat
+
+    async def _pace(self, chat: tuple[str, str], queue: deque[dict[str, Any]]) -> None:
+        """Wait for the chat's and the platform's windows. A group whose budget is spent while
+        cards keep coming is told how many are waiting, so nobody thinks the bot went quiet."""
+        if not _is_private(chat) and self.limiter.chat_wait(chat) > 0:
+            loop_now = asyncio.get_running_loop().time()
+            last = self._last_notice.get(chat)
+            if last is None or loop_now - last >= self.limits.backlog_notice_every_seconds:
+                waiting = len(queue) + await self._unclaimed(chat)
+                if waiting >= self.limits.backlog_notice_at:
+                    self._last_notice[chat] = loop_now
+                    await self._send_notice(chat, waiting)
+        await self.limiter.acquire(chat)
+
+    async def _unclaimed(self, chat: tuple[str, str]) -> int:
+        async with self.db.transaction() as s:
+            return int(
+                (
+                    await s.execute(
+                        select(func.count()).select_from(OutboxMessage).where(
+                            OutboxMessage.platform == chat[0], OutboxMessage.chat_id == chat[1],
+                            OutboxMessage.status == "pending",
+                        )
+                    )
+                ).scalar_one()
+            )
+
+    async def _send_notice(self, chat: tuple[str, str], waiting: int) -> None:
+        transport = self.transports.get(chat[0])
+        if transport is None:
+            return
+        per_minute = next(
+            (w.limit for w in self.limiter._limits(chat[0]).group_chat if w.seconds == 60), None
+        )
+        minutes = max(1, round(waiting / per_minute)) if per_minute else None
+        await self.limiter.acquire(chat)
+        try:
+            async with self._slots:
+                await transport.deliver(Outgoing(
+                    id=0, platform=chat[0], chat_id=chat[1], appeal_id=None,
+                    payload={"type": "text", "text": texts.backlog_notice(waiting, per_minute, minutes)},
+                ))
+        except DeliveryError as exc:  # a courtesy message: not worth a retry
+            log.warning("backlog notice to a group chat not sent: %s", exc)
 
     async def _deliver_one(self, item: dict[str, Any]) -> bool:
         transport = self.transports.get(item["platform"])

@@ -3,6 +3,7 @@ bot (aiogram polling, outbox, SQLite/PostgreSQL) against the local Bot API stand
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from collections.abc import AsyncIterator
@@ -14,8 +15,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import OtklikApp
-from bot.config import OtklikConfig, load_config
+from bot.config import OtklikConfig, VkSettings, load_config
 from bot.standin.telegram import TelegramStandin
+from bot.standin.vk import VkStandin
 from storage.db import Database
 from storage.models import Appeal
 
@@ -54,13 +56,21 @@ CITIZEN2 = 1002
 OFFICIAL = 2001
 OPERATOR = 3001
 STRANGER = 4001
+VK_CITIZEN = 5001  # bot.sandbox.VK_CITIZEN
+VK_CITIZEN2 = 5002
+VK_OFFICIAL = 6001  # bot.sandbox.VK_OFFICIAL
+VK_ACCOUNT = "adm_uglichsky"  # in the VK stand's config this account's chat is on VK only
+VK_ACCOUNT_PEER = 2000000001
 
 
 class Stand:
     """The bot, the stand-in and the people in its chats."""
 
-    def __init__(self, standin: TelegramStandin, config: OtklikConfig, database_url: str) -> None:
+    def __init__(
+        self, standin: TelegramStandin, config: OtklikConfig, database_url: str, vk: VkStandin | None = None
+    ) -> None:
         self.tg = standin
+        self.vk = vk
         self.config = config
         self.database_url = database_url
         self.app: OtklikApp | None = None
@@ -79,6 +89,8 @@ class Stand:
         self.app = OtklikApp(
             self.config, token=self.tg.token, api_url=self.tg.base_url, database_url=self.database_url,
             polling_timeout=1,
+            vk_token=self.vk.token if self.vk else None, vk_api_url=self.vk.base_url if self.vk else None,
+            vk_request_timeout=2.0,
         )
         await self.app.start()
         return self.app
@@ -104,22 +116,25 @@ class Stand:
         finally:
             await db.dispose()
 
-    async def idle(self, timeout: float = 5.0) -> None:
+    async def idle(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Wait until the stand-in has no unconfirmed updates and the outbox has nothing pending."""
         assert self.app is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            if self.tg.pending_updates() == 0 and await self.app.outbox.pending_count() == 0:
+            if self._platforms_idle() and await self.app.outbox.pending_count() == 0:
                 await asyncio.sleep(0.05)
-                if self.tg.pending_updates() == 0 and await self.app.outbox.pending_count() == 0:
+                if self._platforms_idle() and await self.app.outbox.pending_count() == 0:
                     return
             await asyncio.sleep(0.02)
         raise TimeoutError("the bot did not settle")
 
+    def _platforms_idle(self) -> bool:
+        return self.tg.pending_updates() == 0 and (self.vk is None or self.vk.pending_events() == 0)
+
     async def wait(self, chat_id: int, contains: str | None = None, *, count: int = 1) -> dict:
         """The bot's message, once delivered and recorded (so a reply or a press can follow)."""
-        message = await self.tg.wait_bot_message(chat_id, contains, count=count)
+        message = await self.tg.wait_bot_message(chat_id, contains, count=count, timeout=15)
         await self.idle()
         return message
 
@@ -154,6 +169,30 @@ class Stand:
     def current(self, chat_id: int, message_id: int) -> dict:
         return next(m for m in self.tg.chat_log(chat_id) if m["message_id"] == message_id)
 
+    # the VK side (a stand made by the vk_stand fixture)
+    @property
+    def vk_side(self) -> VkStandin:
+        assert self.vk is not None, "this test needs the vk_stand fixture"
+        return self.vk
+
+    def vk_citizen_says(self, text: str = "", *, user: int = VK_CITIZEN, **kwargs: Any) -> dict:
+        return self.vk_side.user_sends(user, user, text, **kwargs)
+
+    async def vk_wait(self, peer_id: int, contains: str | None = None, *, count: int = 1) -> dict:
+        """The community's message in a VK conversation, once delivered and recorded."""
+        message = await self.vk_side.wait_bot_message(peer_id, contains, count=count)
+        await self.idle()
+        return message
+
+    def vk_press(self, peer_id: int, message: dict, action_prefix: str, *, user: int) -> str:
+        """Press the first callback button of a VK message whose action starts with the prefix."""
+        for row in (message.get("keyboard") or {}).get("buttons", []):
+            for button in row:
+                payload = button["action"].get("payload") or ""
+                if json.loads(payload or "{}").get("a", "").startswith(action_prefix):
+                    return self.vk_side.user_presses(peer_id, message["conversation_message_id"], user, payload)
+        raise AssertionError(f"no button {action_prefix!r} on VK message {message.get('text')!r}")
+
 
 def body(message: dict) -> str:
     return message.get("text") or message.get("caption") or ""
@@ -186,3 +225,44 @@ async def stand(config: OtklikConfig, database_url: str) -> AsyncIterator[Stand]
     finally:
         await stand.stop()
         await standin.stop()
+
+
+def vk_config(config: OtklikConfig, group_id: int) -> OtklikConfig:
+    """The shipped config with a VK community, and one account (VK_ACCOUNT) answering in a VK chat."""
+    accounts = [
+        a.model_copy(update={"telegram_chat": None, "vk_peer": VK_ACCOUNT_PEER}) if a.code == VK_ACCOUNT else a
+        for a in config.accounts
+    ]
+    return config.model_copy(update={"vk": VkSettings(group_id=group_id), "accounts": accounts})
+
+
+def vk_buttons(message: dict) -> list[str]:
+    return [b["action"]["label"] for row in (message.get("keyboard") or {}).get("buttons", []) for b in row]
+
+
+@pytest.fixture
+async def vk_stand(config: OtklikConfig, database_url: str) -> AsyncIterator[Stand]:
+    """The stand with a VK community beside Telegram: citizens on both, an account chat on VK."""
+    from bot.sandbox import prepare_vk_world, prepare_world
+
+    vk = VkStandin()
+    await vk.start()
+    config = vk_config(config, vk.group_id)
+    standin = TelegramStandin()
+    await standin.start()
+    prepare_world(standin, config)
+    prepare_vk_world(vk, config)
+    vk.add_user(VK_CITIZEN2, "Борис")
+    for account in config.accounts:
+        if account.telegram_chat is not None:
+            standin.set_member(account.telegram_chat, OFFICIAL)
+    assert config.triage.telegram_chat is not None
+    standin.set_member(config.triage.telegram_chat, OPERATOR)
+    stand = Stand(standin, config, database_url, vk)
+    await stand.start()
+    try:
+        yield stand
+    finally:
+        await stand.stop()
+        await standin.stop()
+        await vk.stop()

@@ -37,7 +37,7 @@ async def test_citizen_reaches_official_and_gets_the_answer(stand: Stand) -> Non
     assert "Яму заделаем до пятницы, бригада выехала." in body(answer)
     assert "Администрация" in body(answer)
     rate_buttons = [b["text"] for row in answer["reply_markup"]["inline_keyboard"] for b in row]
-    assert rate_buttons == ["Решено", "Не решено"]
+    assert rate_buttons == ["Решено", "Частично", "Не решено"]
 
     await stand.tg.wait_for(lambda: "ответ отправлен" in body(stand.current(chat, card["message_id"])))
 
@@ -67,7 +67,7 @@ async def test_not_solved_reopens_and_tells_the_account(stand: Stand) -> None:
     number = appeal_number(ack)
     chat = stand.chat("adm_rybinsk")
     card = await stand.wait(chat, f"№{number}")
-    stand.official_replies(chat, card["message_id"], "Сделано.")
+    stand.official_replies(chat, card["message_id"], "Яму засыпали щебнем и заасфальтировали 21 ноября.")
     answer = await stand.wait(CITIZEN, "Ответ по обращению")
     stand.press(CITIZEN, answer, f"rate:{number}:no", user=CITIZEN)
     await stand.wait(CITIZEN, "снова открыто")
@@ -121,9 +121,9 @@ async def test_followup_attaches_to_the_open_appeal(stand: Stand) -> None:
     assert len(await stand.appeals()) == 1
 
     # answering the forwarded follow-up answers the appeal
-    stand.official_replies(chat, forwarded["message_id"], "Видим, спасибо за фото.")
+    stand.official_replies(chat, forwarded["message_id"], "Спасибо за фото: бригада заделает яму до пятницы, 27 ноября.")
     answer = await stand.wait(CITIZEN, "Ответ по обращению")
-    assert f"№{number}" in body(answer) and "спасибо за фото" in body(answer)
+    assert f"№{number}" in body(answer) and "бригада заделает яму до пятницы" in body(answer)
 
     # /new makes the next message a separate appeal
     stand.citizen_says("/new")
