@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--text-column", default="text", help="column with the citizen's text (default: text)")
     train.add_argument("--label-column", help="column with what to predict (category, executor …)")
     train.add_argument("--context-column", help="column the bot knows besides the text, e.g. district")
-    train.add_argument("--out", help="folder to write the model to (default for the seed model: the cache)")
+    train.add_argument("--out", help="folder to write the model to (without --data: default is the bot's cache)")
     train.set_defaults(func=cmd_train)
 
     predict = subparsers.add_parser(
@@ -49,20 +49,25 @@ def _fail(message: str) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from routing.training import DataError, cache_dir, train_csv, train_default_model
+    from routing.training import DataError, rebuild_default_model_cache, train_csv, train_default_model
 
     if args.data is None:
         if args.label_column or args.context_column:
             return _fail("--label-column/--context-column need --data (the CSV to learn from)")
         started = time.perf_counter()
-        model = train_default_model()
-        out = Path(args.out) if args.out else cache_dir() / "default-model-manual"
-        try:
-            model.save(out)
-        except OSError as exc:
-            return _fail(f"cannot write the model to {out}: {exc.strerror}")
+        if args.out:
+            model = train_default_model()
+            out: Path | None = Path(args.out)
+            try:
+                model.save(args.out)
+            except OSError as exc:
+                return _fail(f"cannot write the model to {args.out}: {exc.strerror}")
+        else:
+            # Without --out: refresh the cache the bot reads its default model from.
+            model, out = rebuild_default_model_cache()
+        where = out if out is not None else "memory only (the cache folder is not writable)"
         print(f"default model: {len(model.classes)} categories from {model.metadata['trained_on']} seed examples "
-              f"in {time.perf_counter() - started:.1f} s -> {out}")
+              f"in {time.perf_counter() - started:.1f} s -> {where}")
         return 0
     if not args.label_column:
         return _fail("--label-column is required with --data")

@@ -191,7 +191,7 @@ def default_model(seed_path: str | Path | None = None) -> TopicModel:
     key = _default_model_key(seeds)
     if key in _DEFAULT:
         return _DEFAULT[key]
-    target = cache_dir() / f"default-model-{key}"
+    target = default_model_cache_path(seeds)
     model: TopicModel | None = None
     if (target / MODEL_FILE).exists():
         try:
@@ -203,6 +203,12 @@ def default_model(seed_path: str | Path | None = None) -> TopicModel:
         _save_cache(model, target)
     _DEFAULT[key] = model
     return model
+
+
+def default_model_cache_path(seed_path: str | Path | None = None) -> Path:
+    """Where `default_model` looks for (and keeps) the seed model of these seed examples."""
+    seeds = Path(seed_path) if seed_path else SEED_EXAMPLES
+    return cache_dir() / f"default-model-{_default_model_key(seeds)}"
 
 
 def _save_cache(model: TopicModel, target: Path) -> None:
@@ -217,3 +223,13 @@ def _save_cache(model: TopicModel, target: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)  # another process got there first; its copy is as good
     except OSError as exc:
         log.info("default model kept in memory only: cache %s not writable (%s)", target.parent, exc.strerror)
+
+
+def rebuild_default_model_cache(seed_path: str | Path | None = None) -> tuple[TopicModel, Path | None]:
+    """Train the seed model now and put it where the bot will look; None if the cache is not writable."""
+    model = train_default_model(seed_path)
+    target = default_model_cache_path(seed_path)
+    shutil.rmtree(target, ignore_errors=True)
+    _save_cache(model, target)
+    _DEFAULT.clear()
+    return model, (target if (target / MODEL_FILE).exists() else None)
