@@ -51,12 +51,15 @@ class DeliveryConfig(BaseModel):
     # when a group's backlog is this long, the group is told how many cards are waiting
     backlog_notice_at: int = Field(default=5, ge=1)
     backlog_notice_every_seconds: float = Field(default=600, gt=0)
+    # windows are kept this much longer than Telegram's: requests sent exactly a window apart can
+    # arrive a little closer together, and Telegram counts arrivals
+    margin_seconds: float = Field(default=0.25, ge=0)
 
 
 class SlidingWindow:
-    def __init__(self, windows: list[Window]) -> None:
-        self.windows = windows
-        self.longest = max((w.seconds for w in windows), default=0.0)
+    def __init__(self, windows: list[Window], margin: float = 0.0) -> None:
+        self.windows = [Window(limit=w.limit, seconds=w.seconds + margin) for w in windows]
+        self.longest = max((w.seconds for w in self.windows), default=0.0)
         self.sent: deque[float] = deque()
 
     def wait(self, now: float) -> float:
@@ -68,7 +71,7 @@ class SlidingWindow:
             inside = [t for t in self.sent if t > now - window.seconds]
             if len(inside) >= window.limit:
                 # the oldest message that must leave the window before one more fits
-                delay = max(delay, inside[-window.limit] + window.seconds - now)
+                delay = max(delay, inside[-window.limit] + window.seconds - now + 1e-6)
         return delay
 
     def record(self, now: float) -> None:
@@ -100,9 +103,10 @@ class RateLimiter:
     def _windows(self, chat: tuple[str, str]) -> tuple[SlidingWindow, SlidingWindow]:
         limits = self._limits(chat[0])
         if chat not in self._chats:
-            self._chats[chat] = SlidingWindow(limits.private_chat if self.is_private(chat) else limits.group_chat)
+            windows = limits.private_chat if self.is_private(chat) else limits.group_chat
+            self._chats[chat] = SlidingWindow(windows, self.config.margin_seconds)
         if chat[0] not in self._overall:
-            self._overall[chat[0]] = SlidingWindow(limits.overall)
+            self._overall[chat[0]] = SlidingWindow(limits.overall, self.config.margin_seconds)
         return self._chats[chat], self._overall[chat[0]]
 
     def chat_wait(self, chat: tuple[str, str]) -> float:

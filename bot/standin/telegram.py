@@ -38,6 +38,10 @@ CALLBACK_DATA_LIMIT = 64
 
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted", "left", "kicked"})
 FAULT_KINDS = frozenset({"429", "500", "timeout"})
+_LIMITED_METHODS = frozenset({
+    "sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "sendLocation", "copyMessage",
+    "forwardMessage", "editMessageText", "editMessageCaption", "editMessageReplyMarkup",
+})
 # Calls that change what users see: the ones a flaky network or Telegram's flood control hits.
 DEFAULT_FAULT_METHODS = frozenset(
     {
@@ -263,7 +267,11 @@ class TelegramStandin:
         self.base_url = ""
         self.calls: list[tuple[str, JSON]] = []
         self.callback_answers: dict[str, JSON] = {}
-        self.faults: list[tuple[str, str]] = []  # (method, kind) of every injected failure
+        self.faults: list[tuple[str, str]] = []
+        self.rate_limited: list[tuple[str, int]] = []  # sends refused for breaking a limit
+        self._limits: dict[str, tuple[int, float] | None] = {}
+        self._send_times: dict[int, list[float]] = {}
+        self._all_send_times: list[float] = []  # (method, kind) of every injected failure
         self.commands: dict[str, list[JSON]] = {}
         # When True, a non-admin bot in a group only gets commands, replies to it and mentions, as in Telegram.
         self.group_privacy = False
@@ -295,6 +303,7 @@ class TelegramStandin:
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._layout: JSON | None = None
+        self.linked: dict[str, Any] = {}  # other platforms' stand-ins whose chats the sandbox page shows
         self._methods: dict[str, tuple[str, Callable[[JSON, dict[str, _Upload]], Any]]] = {}
         self._register_methods()
         self.app = self._build_app()
@@ -437,12 +446,37 @@ class TelegramStandin:
             self._queue_my_chat_member(chat, self._user(user_id), "member", "kicked")
         self._bump()
 
+    def add_bot_to_group(
+        self, chat_id: int, by_user: int, *, title: str | None = None, start: str | None = None
+    ) -> JSON | None:
+        """An admin adds the bot to a (new) group, as through https://t.me/<bot>?startgroup=<start>:
+        the bot gets my_chat_member and then, when `start` is given, `/start@<bot> <start>` from the
+        admin. Returns that message."""
+        if chat_id not in self._chats:
+            self.add_chat(chat_id, type="supergroup", title=title)
+        chat = self._chats[chat_id]
+        chat.members[by_user] = "administrator"
+        old = chat.members.get(self.bot_id, "left")
+        chat.members[self.bot_id] = "member"
+        self._queue_my_chat_member(chat, self._user(by_user), "left" if old == "member" else old, "member")
+        self._bump()
+        if start is None:
+            return None
+        return self.user_sends(chat_id, by_user, f"/start@{self.bot_username} {start}")
+
     def set_sandbox_layout(self, layout: JSON) -> None:
         for pane in layout.get("panes", []):
             user = pane.get("user") or {}
             if "id" in user and user["id"] not in self._users:
                 self.add_user(int(user["id"]), str(user.get("first_name") or f"user{user['id']}"))
         self._layout = copy.deepcopy(layout)
+        self._bump()
+
+    def link(self, platform: str, standin: Any) -> None:
+        """Show another platform's stand-in (e.g. VK) on the sandbox page: panes with this `platform`
+        read and act through its sandbox_view / user_sends / user_presses, and its changes wake the page."""
+        self.linked[platform] = standin
+        standin.add_listener(self._bump)
         self._bump()
 
     def sandbox_layout(self) -> JSON:
@@ -818,6 +852,42 @@ class TelegramStandin:
         self._fault_retry_after = retry_after
         self._fault_hang = hang_seconds
 
+    def enforce_limits(
+        self,
+        *,
+        chat: tuple[int, float] | None = (3, 3.0),
+        group: tuple[int, float] | None = (20, 60.0),
+        overall: tuple[int, float] | None = (30, 1.0),
+    ) -> None:
+        """Answer 429 like Telegram when a send breaks a sliding window: `chat` applies to every
+        chat, `group` to groups, `overall` to all sends. Violations are kept in `rate_limited`."""
+        self._limits = {"chat": chat, "group": group, "overall": overall}
+
+    def _limit_violation(self, method: str, params: JSON) -> int | None:
+        if not self._limits or method not in _LIMITED_METHODS or "chat_id" not in params:
+            return None
+        now = time.monotonic()
+        try:
+            chat_id = int(params["chat_id"])
+        except (TypeError, ValueError):
+            return None
+        chat = self._chats.get(chat_id)
+        history = self._send_times.setdefault(chat_id, [])
+        rules = [(self._limits["chat"], history), (self._limits["overall"], self._all_send_times)]
+        if chat is not None and chat.type != "private":
+            rules.append((self._limits["group"], history))
+        for rule, times in rules:
+            if rule is None:
+                continue
+            limit, seconds = rule
+            inside = [t for t in times if t > now - seconds]
+            if len(inside) >= limit:
+                self.rate_limited.append((method, chat_id))
+                return max(1, int(inside[-limit] + seconds - now + 0.999))
+        history.append(now)
+        self._all_send_times.append(now)
+        return None
+
     def _draw_fault(self, method: str) -> str | None:
         if self._fault_rate <= 0 or method.lower() not in self._fault_methods:
             return None
@@ -865,6 +935,10 @@ class TelegramStandin:
         fault = self._draw_fault(name)
         if fault is not None:
             return await self._fault_response(fault)
+        retry_after = self._limit_violation(name, params)
+        if retry_after is not None:
+            err = ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+            return web.json_response(err.payload(), status=429)
         try:
             result = handler(params, uploads)
             if inspect.isawaitable(result):
