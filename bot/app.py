@@ -144,6 +144,7 @@ class OtklikApp:
         found = await self.vk.call("groups.getById", group_id=self.vk.group_id)
         groups = found.get("groups", []) if isinstance(found, dict) else found
         log.info("VK community club%s started", groups[0].get("id") if groups else self.vk.group_id)
+        await self.vk.open_longpoll()  # what citizens write from now on is delivered, even before the first check
         self.vk_poller = VkPoller(self.vk, VkDispatcher(self.desk), self.db, self.outbox.wake)
 
     async def _poll(self) -> None:

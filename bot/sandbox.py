@@ -1,18 +1,22 @@
-"""`otklik sandbox`: the real bot against the local Bot API stand-in, with a web page to play the
-citizen, an official and the centre's operators."""
+"""`otklik sandbox`: the real bot against the local Bot API and VK API stand-ins, with a web page to
+play the citizen (on Telegram or on VK), an official and the centre's operators."""
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from bot.app import OtklikApp
-from bot.config import OtklikConfig
+from bot.config import OtklikConfig, VkSettings
 from bot.standin.telegram import TelegramStandin
+from bot.standin.vk import VkStandin
 
 log = logging.getLogger(__name__)
 
 CITIZEN = {"id": 1001, "first_name": "Мария"}
 OFFICIAL = {"id": 2001, "first_name": "Иван Петрович"}
 OPERATOR = {"id": 3001, "first_name": "Оператор ЦУР"}
+VK_CITIZEN = {"id": 5001, "first_name": "Анна"}
+VK_OFFICIAL = {"id": 6001, "first_name": "Ольга Сергеевна"}
 SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///data/sandbox.sqlite3"
 
 
@@ -47,11 +51,43 @@ def prepare_world(standin: TelegramStandin, config: OtklikConfig) -> dict[str, o
     return layout
 
 
+def prepare_vk_world(vk: VkStandin, config: OtklikConfig) -> list[dict[str, object]]:
+    """The VK side: a citizen, an official in every VK chat the config names; returns the page's VK panes."""
+    vk.add_user(int(VK_CITIZEN["id"]), str(VK_CITIZEN["first_name"]))
+    vk.add_user(int(VK_OFFICIAL["id"]), str(VK_OFFICIAL["first_name"]))
+    staff_refs = [(a.name, a.vk_peer) for a in config.accounts]
+    staff_refs += [("ЦУР: операторы (триаж)", config.triage.vk_peer), ("Кураторы", config.supervisors.vk_peer)]
+    chats = []
+    for title, peer in staff_refs:
+        if peer is None:
+            continue
+        vk.add_chat(peer, title, members=(int(VK_OFFICIAL["id"]),))
+        chats.append({"chat_id": peer, "title": title})
+    panes: list[dict[str, object]] = [
+        {"title": "Житель во ВКонтакте", "platform": "vk",
+         "chats": [{"chat_id": VK_CITIZEN["id"], "title": "Диалог с сообществом"}], "user": VK_CITIZEN},
+    ]
+    if chats:
+        panes.append({"title": "Чаты ВКонтакте", "platform": "vk", "chats": chats, "user": VK_OFFICIAL})
+    return panes
+
+
 async def run_sandbox(config: OtklikConfig, *, host: str, port: int, database_url: str) -> None:
     standin = TelegramStandin()
     base_url = await standin.start(host, port)
-    prepare_world(standin, config)
-    app = OtklikApp(config, token=standin.token, api_url=base_url, database_url=database_url, polling_timeout=5)
+    layout = prepare_world(standin, config)
+    vk = VkStandin(group_id=config.vk.group_id) if config.vk is not None else VkStandin()
+    await vk.start(host, 0)
+    if config.vk is None:
+        # the sandbox always has a VK side: the stand-in's community
+        config = config.model_copy(update={"vk": VkSettings(group_id=vk.group_id)})
+    panes = cast(list[dict[str, object]], layout["panes"])
+    vk_panes = prepare_vk_world(vk, config)
+    # the VK citizen beside the Telegram one; VK staff chats, if any, at the end
+    standin.set_sandbox_layout({"panes": [panes[0], vk_panes[0], *panes[1:], *vk_panes[1:]]})
+    standin.link("vk", vk)
+    app = OtklikApp(config, token=standin.token, api_url=base_url, database_url=database_url, polling_timeout=5,
+                    vk_token=vk.token, vk_api_url=vk.base_url)
     await app.start()
     print(f"Otklik sandbox: open {base_url}/ in a browser (Ctrl+C to stop)", flush=True)
     try:
@@ -59,3 +95,4 @@ async def run_sandbox(config: OtklikConfig, *, host: str, port: int, database_ur
     finally:
         await app.stop()
         await standin.stop()
+        await vk.stop()

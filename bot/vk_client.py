@@ -79,10 +79,15 @@ class VkClient:
         async with self._gate:
             return await asyncio.to_thread(self.api.method, method, values)
 
-    async def events(self) -> list[VkBotEvent]:
-        """One long-poll check: waits up to `longpoll_wait` seconds for events, in a thread."""
+    async def open_longpoll(self) -> None:
+        """Ask for the long-poll server now: events from this moment on will be delivered."""
         if self._longpoll is None:
             self._longpoll = await asyncio.to_thread(self._open_longpoll)
+
+    async def events(self) -> list[VkBotEvent]:
+        """One long-poll check: waits up to `longpoll_wait` seconds for events, in a thread."""
+        await self.open_longpoll()
+        assert self._longpoll is not None
         return await asyncio.to_thread(self._longpoll.check)
 
     def _open_longpoll(self) -> VkBotLongPoll:

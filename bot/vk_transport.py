@@ -69,8 +69,10 @@ def _label(text: str) -> str:
 
 
 def _colour(action: str) -> VkKeyboardColor:
-    if action.startswith("rate:"):
-        return VkKeyboardColor.POSITIVE if action.endswith(":yes") else VkKeyboardColor.NEGATIVE
+    if action.startswith("rate:") and action.endswith(":yes"):
+        return VkKeyboardColor.POSITIVE
+    if action.startswith("rate:") and action.endswith(":no"):
+        return VkKeyboardColor.NEGATIVE
     if action.startswith("take:"):
         return VkKeyboardColor.PRIMARY
     return VkKeyboardColor.SECONDARY

@@ -46,13 +46,19 @@ class _SandboxRoutes:
         except ValueError:
             return _bad("since must be an integer")
         version = await self.standin.wait_version(since, self.standin.state_poll_timeout)
-        chat_ids = {c["chat_id"] for p in self.standin.sandbox_layout()["panes"] for c in p["chats"]}
+        panes = self.standin.sandbox_layout()["panes"]
+        chat_ids = {c["chat_id"] for p in panes if not p.get("platform") for c in p["chats"]}
         chats = {str(cid): [self._view(m) for m in self.standin.chat_log(cid)] for cid in sorted(chat_ids)}
         notices = [
             {"id": qid, "text": a.get("text"), "show_alert": bool(a.get("show_alert"))}
             for qid, a in list(self.standin.callback_answers.items())[-20:]
             if a.get("text")
         ]
+        # chats of linked platforms (VK) are keyed "platform:id", as the page asks for them
+        for platform, other in self.standin.linked.items():
+            for cid in {c["chat_id"] for p in panes if p.get("platform") == platform for c in p["chats"]}:
+                chats[f"{platform}:{cid}"] = other.sandbox_view(int(cid))
+            notices += other.sandbox_notices()
         return web.json_response({"version": version, "chats": chats, "notices": notices})
 
     def _view(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +83,10 @@ class _SandboxRoutes:
             loc = (float(location[0]), float(location[1])) if location else None
             reply_to = int(body["reply_to"]) if body.get("reply_to") else None
             text = body.get("text") or None
+            other = self.standin.linked.get(body.get("platform") or "")
+            if other is not None:
+                sent = other.user_sends(chat_id, user_id, text or "", reply_to=reply_to, photo=photo, location=loc)
+                return web.json_response({"message_id": sent["conversation_message_id"]})
             message = self.standin.user_sends(
                 chat_id, user_id, text, reply_to=reply_to, photo=photo, location=loc
             )
@@ -87,6 +97,12 @@ class _SandboxRoutes:
     async def press(self, request: web.Request) -> web.Response:
         try:
             body = await request.json()
+            other = self.standin.linked.get(body.get("platform") or "")
+            if other is not None:
+                event_id = other.user_presses(
+                    int(body["chat_id"]), int(body["message_id"]), int(body["user_id"]), body.get("data")
+                )
+                return web.json_response({"event_id": event_id})
             query_id = self.standin.user_presses(
                 int(body["chat_id"]), int(body["message_id"]), int(body["user_id"]), body.get("data")
             )
