@@ -40,7 +40,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         app = OtklikApp(config, token=env.telegram_token or "", database_url=env.database_url,
-                        api_url=env.telegram_api_url, instance=env.instance)
+                        api_url=env.telegram_api_url, instance=env.instance,
+                        vk_token=env.vk_token, vk_api_url=env.vk_api_url)
         await app.start()
         try:
             await app.wait()
