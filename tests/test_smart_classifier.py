@@ -223,3 +223,13 @@ def test_train_without_data_builds_the_seed_model(tmp_path: Path, capsys: pytest
     assert _run(["train", "--out", str(tmp_path / "seed")]) == 0
     assert "17 categories from 775 seed examples" in capsys.readouterr().out
     assert (tmp_path / "seed" / "topic_model.npz").exists()
+
+
+def test_a_trained_model_named_in_the_config_routes(tmp_path: Path, history: Path) -> None:
+    assert _run(["train", "--data", str(history), "--text-column", "message", "--label-column", "topic",
+                 "--out", str(tmp_path / "router")]) == 0
+    config = _config_with({})
+    config.classifier = SimpleNamespace(kind="model", model_path="router/topic_model.npz")
+    config.resolve_path = lambda p: tmp_path / p
+    result = ModelClassifier.from_config(config).classify("в квартире холодные батареи")
+    assert result.category == "housing"
