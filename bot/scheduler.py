@@ -10,7 +10,7 @@ import contextlib
 import logging
 from collections.abc import Coroutine
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,17 +20,26 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import OtklikConfig
 from routing.deadlines import DeadlineWatch
 
+if TYPE_CHECKING:
+    from bot.supervision import SupervisorDesk
+
 log = logging.getLogger(__name__)
 
 SWEEP_JOB = "sla-sweep"
 DIGEST_JOB = "daily-digest"
+WEEKLY_JOB = "weekly-report"
+SPIKE_JOB = "spike-check"
 # a digest delayed by a busy loop is still worth sending within the hour; later the next day's is near
 DIGEST_GRACE_SECONDS = 3600
 
 
 class DeadlineScheduler:
-    def __init__(self, watch: DeadlineWatch, config: OtklikConfig) -> None:
+    def __init__(self, watch: DeadlineWatch, config: OtklikConfig, supervision: SupervisorDesk | None = None) -> None:
         self.watch = watch
+        # the supervisors' weekly report and spike checks ride on the same clockwork
+        self.supervision = supervision
+        self.weekly_at = config.analytics.weekly_at()
+        self.spike_interval = config.analytics.spikes.check_every_seconds
         self.interval = config.sla.sweep_interval_seconds
         self.digest_at = config.supervisors.digest_at
         self.tz = ZoneInfo(config.region.timezone)
@@ -53,6 +62,18 @@ class DeadlineScheduler:
                             timezone=self.tz),
                 id=DIGEST_JOB, max_instances=1, coalesce=True, misfire_grace_time=DIGEST_GRACE_SECONDS,
             )
+        if self.supervision is not None:
+            self.scheduler.add_job(
+                self._spikes, IntervalTrigger(seconds=self.spike_interval, timezone=self.tz), id=SPIKE_JOB,
+                max_instances=1, coalesce=True, misfire_grace_time=None,
+            )
+            if self.weekly_at is not None:
+                day, at = self.weekly_at
+                self.scheduler.add_job(
+                    self._weekly,
+                    CronTrigger(day_of_week=day, hour=at.hour, minute=at.minute, second=at.second, timezone=self.tz),
+                    id=WEEKLY_JOB, max_instances=1, coalesce=True, misfire_grace_time=DIGEST_GRACE_SECONDS,
+                )
         self.scheduler.start()
         log.info(
             "scheduler started: sweep every %ss, digest %s", f"{self.interval:g}",
@@ -72,6 +93,14 @@ class DeadlineScheduler:
 
     async def _digest(self) -> None:
         await self._tracked(self.watch.send_digest(), "digest")
+
+    async def _weekly(self) -> None:
+        if self.supervision is not None:
+            await self._tracked(self.supervision.send_weekly_report(), "weekly report")
+
+    async def _spikes(self) -> None:
+        if self.supervision is not None:
+            await self._tracked(self.supervision.check_spikes(), "spike check")
 
     async def _tracked(self, work: Coroutine[Any, Any, object], name: str) -> None:
         task = asyncio.ensure_future(work)

@@ -2,6 +2,7 @@
 'try again' or 'give up'."""
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from html import unescape
@@ -153,6 +154,18 @@ class TelegramTransport:
                 chat, photo, caption=None if long_caption else caption, parse_mode="HTML",
                 reply_parameters=reply,
             )
+            ids = [str(sent.message_id)]
+            if long_caption and caption:
+                ids += await self._send_text(chat, caption, None, _reply_to(sent.message_id), False)
+            return ids
+        if kind in ("photo_bytes", "document_bytes"):
+            # a file made by the bot itself (a chart, a report), carried in the payload as base64
+            upload = BufferedInputFile(base64.b64decode(p["data"]), filename=p.get("filename") or "file")
+            caption = p.get("caption") or None
+            long_caption = caption is not None and visible_length(caption) > CAPTION_LIMIT
+            send = self.bot.send_photo if kind == "photo_bytes" else self.bot.send_document
+            sent = await send(chat, upload, caption=None if long_caption else caption, parse_mode="HTML",
+                              reply_parameters=reply)
             ids = [str(sent.message_id)]
             if long_caption and caption:
                 ids += await self._send_text(chat, caption, None, _reply_to(sent.message_id), False)

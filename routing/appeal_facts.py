@@ -61,26 +61,32 @@ async def load_facts(s: AsyncSession, start: datetime, end: datetime, as_of: dat
     appeals = (await s.execute(select(Appeal).where(in_period).order_by(Appeal.id))).scalars().all()
     events = (
         await s.execute(
-            select(AppealEvent.appeal_id, AppealEvent.action, AppealEvent.at)
+            select(AppealEvent.appeal_id, AppealEvent.action, AppealEvent.at, AppealEvent.detail)
             .join(Appeal, Appeal.id == AppealEvent.appeal_id)
-            .where(in_period, AppealEvent.action.in_(_EVENTS), AppealEvent.at <= as_of)
+            .where(in_period, AppealEvent.action.in_(_EVENTS))
             .order_by(AppealEvent.id)
         )
     ).all()
-    by_appeal: dict[int, list[tuple[str, datetime]]] = {}
-    for appeal_id, action, at in events:
-        by_appeal.setdefault(appeal_id, []).append((action, at))
+    by_appeal: dict[int, list[tuple[str, datetime, dict[str, Any]]]] = {}
+    for appeal_id, action, at, detail in events:
+        by_appeal.setdefault(appeal_id, []).append((action, at, detail or {}))
     return [_facts(a, by_appeal.get(a.id, []), as_of) for a in appeals]
 
 
-def _facts(a: Appeal, events: list[tuple[str, datetime]], as_of: datetime) -> AppealFacts:
+def _facts(a: Appeal, all_events: list[tuple[str, datetime, dict[str, Any]]], as_of: datetime) -> AppealFacts:
+    events = [(action, at) for action, at, _ in all_events if at <= as_of]
     ratings = [RATED[action] for action, _ in events if action in RATED]
     answered = a.first_answered_at if a.first_answered_at is not None and a.first_answered_at <= as_of else None
     assert a.registered_at is not None
+    # «Не решено» restarts the clock and moves first_answer_due; the first answer is judged by the first term
+    due = a.first_answer_due
+    reopen_dues = [d.get("previous_due") for action, _, d in all_events if action == "rated_not_solved"]
+    if reopen_dues and reopen_dues[0]:
+        due = datetime.fromisoformat(reopen_dues[0])
     return AppealFacts(
         id=a.id, account=a.account_code, municipality=a.municipality, category=a.category, status=a.status,
         created_at=a.created_at, registered_at=a.registered_at, routed_at=a.routed_at,
-        first_answered_at=answered, first_answer_due=a.first_answer_due,
+        first_answered_at=answered, first_answer_due=due,
         rating=ratings[-1] if ratings else None,
         reopened="not_solved" in ratings,
         held=sum(1 for action, _ in events if action == "answer_held"),

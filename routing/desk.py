@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from routing import texts
+from routing import answer_quality, problems, texts
 from routing.classification import Classifier
 from routing.clock import Clock
 from routing.deadlines import DeadlineWatch
@@ -215,7 +215,8 @@ class AppealDesk:
         self.notify()
         return ActionResult(place)
 
-    async def rate(self, act: InboundAction, appeal_id: int, solved: bool) -> ActionResult:
+    async def rate(self, act: InboundAction, appeal_id: int, solved: bool, *, partly: bool = False) -> ActionResult:
+        """«Решено» (solved), «Частично» (partly: closed as partly solved, the account is told) or «Не решено»."""
         now = self.clock.now()
         async with self.db.transaction() as s:
             if not await repo.mark_processed(s, act.platform, act.key, now):
@@ -233,7 +234,24 @@ class AppealDesk:
                 {"type": "edit_keyboard", "message_id": act.message_id, "keyboard": None},
                 appeal_id=appeal.id, now=now,
             )
-            if solved:
+            if partly:
+                self._move(s, appeal, Status.RESOLVED, actor(act.sender), "rated_partly")
+                appeal.rating = "partly"
+                appeal.resolved_at = now
+                repo.enqueue(
+                    s, act.platform, act.chat_id, "thanks",
+                    _text(texts.THANKS_PARTLY.format(number=appeal.id)), appeal_id=appeal.id, now=now,
+                )
+                chat = self._account_chat(appeal.account_code) if appeal.account_code else None
+                if chat:
+                    repo.enqueue(
+                        s, chat[0], chat[1], "partly_alert",
+                        _text(texts.PARTLY_ACCOUNT.format(number=appeal.id), reply_to_role="card"),
+                        appeal_id=appeal.id, now=now,
+                    )
+                await self._edit_card(s, appeal, "заявитель: решено частично 🟡")
+                toast = "Спасибо!"
+            elif solved:
                 self._move(s, appeal, Status.RESOLVED, actor(act.sender), "rated_solved")
                 appeal.rating = "solved"
                 appeal.resolved_at = now
@@ -244,7 +262,9 @@ class AppealDesk:
                 await self._edit_card(s, appeal, "заявитель: решено ✅")
                 toast = "Спасибо!"
             else:
-                self._move(s, appeal, Status.REOPENED, actor(act.sender), "rated_not_solved")
+                # the deadline the first answer was measured against, before the clock restarts: ratings keep it
+                self._move(s, appeal, Status.REOPENED, actor(act.sender), "rated_not_solved",
+                           {"previous_due": appeal.first_answer_due.isoformat() if appeal.first_answer_due else None})
                 appeal.rating = "not_solved"
                 # "not solved" is a new demand for an answer: the first-answer clock runs again from now
                 appeal.first_answer_due = self.sla.due(
@@ -371,6 +391,63 @@ class AppealDesk:
             )
         self.notify()
         return ActionResult(texts.TOAST_INTERIM)
+
+    async def send_held_answer(self, act: InboundAction, appeal_id: int) -> ActionResult:
+        """«Отправить как есть» under a held answer: it goes to the citizen, marked as a possible отписка."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, act.platform, act.key, now):
+                return ActionResult()
+            appeal, problem = await self._appeal_for_account_action(s, act, appeal_id)
+            if appeal is None:
+                return ActionResult(problem)
+            held = await repo.latest_message(s, appeal.id, "answer_held")
+            if appeal.answer_flag != "held" or held is None:
+                return ActionResult(texts.STALE_BUTTON)
+            if appeal.status in (Status.RESOLVED, Status.CLOSED, Status.DRAFT, Status.TRIAGE):
+                return ActionResult(texts.ANSWER_REFUSED_CLOSED.format(number=appeal.id))
+            role = self.chat_role(act.platform, act.chat_id)
+            self._log_event(s, appeal, act.sender, "answer_sent_flagged", None, {"account": appeal.account_code})
+            repo.add_message(
+                s, appeal_id=appeal.id, direction="in", author_role="official", kind="answer",
+                platform=held.platform, chat_id=held.chat_id, message_id=held.message_id, author_id=held.author_id,
+                author_name=held.author_name, text=held.text, photos=list(held.photos), latitude=None,
+                longitude=None, created_at=now, media_group=None,
+            )
+            repo.enqueue(
+                s, act.platform, act.chat_id, "quality_sent",
+                {"type": "edit", "message_id": act.message_id, "keyboard": None,
+                 "text": texts.quality_sent_anyway(appeal.id, act.sender.name)},
+                appeal_id=appeal.id, now=now,
+            )
+            await self._deliver_answer(s, appeal, role, held.author_name or act.sender.name, held.text, held.photos,
+                                       held.platform, flagged=True, who=actor(act.sender))
+        self.notify()
+        return ActionResult(texts.TOAST_SENT_ANYWAY)
+
+    async def rewrite_answer(self, act: InboundAction, appeal_id: int) -> ActionResult:
+        """«Переписать» under a held answer: it is dropped; the next reply is checked afresh."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, act.platform, act.key, now):
+                return ActionResult()
+            appeal, problem = await self._appeal_for_account_action(s, act, appeal_id)
+            if appeal is None:
+                return ActionResult(problem)
+            if appeal.answer_flag != "held":
+                return ActionResult(texts.STALE_BUTTON)
+            appeal.answer_flag = None
+            appeal.updated_at = now
+            self._log_event(s, appeal, act.sender, "answer_rewrite", None, {"account": appeal.account_code})
+            repo.enqueue(
+                s, act.platform, act.chat_id, "quality_rewrite",
+                {"type": "edit", "message_id": act.message_id, "keyboard": None,
+                 "text": texts.quality_rewrite(appeal.id)},
+                appeal_id=appeal.id, now=now,
+            )
+            await self._edit_card(s, appeal, "ответ возвращён на доработку")
+        self.notify()
+        return ActionResult(texts.TOAST_REWRITE)
 
     async def route_from_triage(self, act: InboundAction, appeal_id: int, account_code: str) -> ActionResult:
         now = self.clock.now()
@@ -625,7 +702,20 @@ class AppealDesk:
         appeal.account_code = code
         appeal.routed_at = self.clock.now()
         self._move(s, appeal, Status.ROUTED, who, "routed", {"account": code})
+        lead = await problems.find_duplicate_lead(s, appeal, self.config.analytics.duplicates)
+        if lead is not None:
+            appeal.duplicate_of = lead.id
+            self._log_event(s, appeal, None, "grouped", None, {"lead": lead.id})
         await self._send_card(s, appeal, citizen, fresh=fresh)
+        if lead is not None:
+            chat = self._account_chat(code)
+            if chat is not None:
+                # a reply to the notice answers the appeal (and so the whole group), like a reply to the card
+                repo.enqueue(
+                    s, chat[0], chat[1], "duplicate_notice",
+                    _text(texts.duplicate_notice(appeal.id, lead.id), reply_to_role="card"),
+                    appeal_id=appeal.id, link_role="followup", now=self.clock.now(),
+                )
         return account
 
     async def _card_text(
@@ -640,6 +730,10 @@ class AppealDesk:
         head.append(f"📍 {texts.esc(place)} · {texts.esc(category)}")
         head.append(f"👤 {texts.esc(citizen.display_name or 'заявитель')}")
         head.append(texts.card_status_line(appeal.status, detail))
+        if appeal.answer_flag == "sent_flagged":
+            head.append(texts.CARD_FLAGGED_LINE)
+        if appeal.duplicate_of is not None:
+            head.append(texts.duplicate_card_line(appeal.duplicate_of))
         words = appeal.text
         # a card made in the same step as the appeal can't have follow-ups yet
         extra = [] if fresh else await repo.citizen_texts(s, appeal.id, kinds=("followup",), before=appeal.routed_at)
@@ -783,25 +877,44 @@ class AppealDesk:
         return None
 
     async def _answer(self, s: AsyncSession, appeal: Appeal, role: ChatRole, msg: InboundMessage) -> None:
-        now = self.clock.now()
         text = msg.text.strip()
         author_role = "official" if role.kind == "account" else "operator"
+        # an account's answer that reads as an отписка waits for the official's second look; the centre's
+        # operators are the ones who judge отписки, so theirs go straight out
+        if role.kind == "account" and self.config.analytics.hold_flagged_answers:
+            verdict = answer_quality.assess(text, has_photos=bool(msg.photos))
+            if verdict.flagged:
+                self._record_in(s, appeal, msg, "answer_held", text, author_role=author_role)
+                await self._hold_answer(s, appeal, msg, text, verdict.reasons)
+                return
         self._record_in(s, appeal, msg, "answer", text, author_role=author_role)
+        await self._deliver_answer(s, appeal, role, msg.sender.name, text, msg.photos, msg.platform, flagged=False,
+                                   who=actor(msg.sender))
+
+    async def _deliver_answer(
+        self, s: AsyncSession, appeal: Appeal, role: ChatRole, official: str, text: str, photos: Any,
+        photo_platform: str, *, flagged: bool, who: str, source: int | None = None,
+    ) -> None:
+        """Send an answer to the appeal's author, and — for the source appeal of a near-duplicate group —
+        to the authors of the group's other open appeals."""
+        now = self.clock.now()
         if appeal.first_answered_at is None:
             appeal.first_answered_at = now
-        self._move(s, appeal, Status.ANSWERED, actor(msg.sender), "answered")
+        appeal.answer_flag = "sent_flagged" if flagged else None
+        self._move(s, appeal, Status.ANSWERED, who, "answered", {"via_group": source} if source else None)
         self.deadlines.stop(appeal)
         citizen = await s.get(Citizen, appeal.citizen_id)
         assert citizen is not None
-        who = role.account.name if role.account else "Центр управления регионом"
+        who_name = role.account.name if role.account else "Центр управления регионом"
         keyboard = Keyboard([[Button(texts.RATE_SOLVED, f"rate:{appeal.id}:yes"),
+                              Button(texts.RATE_PARTLY, f"rate:{appeal.id}:part"),
                               Button(texts.RATE_NOT_SOLVED, f"rate:{appeal.id}:no")]])
         platform = citizen_platform(citizen)
-        body = texts.answer_to_citizen(appeal.id, who, text)
-        for photo in msg.photos:
+        body = texts.answer_to_citizen(appeal.id, who_name, text)
+        for photo in photos:
             repo.enqueue(
                 s, platform, citizen.chat_id, "answer_photo",
-                {"type": "photo", "file": photo, "source_platform": msg.platform, "caption": f"№{appeal.id}",
+                {"type": "photo", "file": photo, "source_platform": photo_platform, "caption": f"№{appeal.id}",
                  "reply_to": appeal.source_message_id, "allow_missing_reply": True},
                 appeal_id=appeal.id, link_role="answer", now=now,
             )
@@ -810,7 +923,42 @@ class AppealDesk:
             _text(body + "\n\n" + texts.rate_prompt(), keyboard=keyboard, reply_to=appeal.source_message_id),
             appeal_id=appeal.id, link_role="answer", now=now,
         )
-        await self._edit_card(s, appeal, f"ответ отправлен ({msg.sender.name})")
+        detail = texts.group_answer_detail(source) if source else f"ответ отправлен ({official})"
+        await self._edit_card(s, appeal, detail)
+        if source is not None or not self.config.analytics.duplicates.enabled:
+            return
+        for member in await problems.group_members(s, appeal):
+            if member.status not in (Status.ROUTED, Status.IN_WORK, Status.REOPENED):
+                continue
+            if member.account_code != appeal.account_code:
+                continue
+            repo.add_message(
+                s, appeal_id=member.id, direction="out", author_role="official", kind="group_answer",
+                platform=photo_platform, chat_id="", message_id=None, author_id=None, author_name=official,
+                text=text, photos=list(photos), latitude=None, longitude=None, created_at=now, media_group=None,
+            )
+            await self._deliver_answer(s, member, role, official, text, photos, photo_platform, flagged=flagged,
+                                       who=who, source=appeal.id)
+
+    async def _hold_answer(
+        self, s: AsyncSession, appeal: Appeal, msg: InboundMessage, text: str, reasons: tuple[str, ...]
+    ) -> None:
+        """Keep a flagged answer back and show the account's chat why, with «send anyway» / «rewrite»."""
+        now = self.clock.now()
+        appeal.answer_flag = "held"
+        appeal.updated_at = now
+        self._log_event(s, appeal, msg.sender, "answer_held", None, {
+            "reasons": list(reasons), "account": appeal.account_code, "excerpt": text[:300],
+            "message_id": msg.message_id,
+        })
+        keyboard = Keyboard([[Button(texts.QUALITY_SEND_ANYWAY, f"qsend:{appeal.id}"),
+                              Button(texts.QUALITY_REWRITE, f"qredo:{appeal.id}")]])
+        repo.enqueue(
+            s, msg.platform, msg.chat_id, "quality_hold",
+            _text(texts.quality_hold(appeal.id, reasons), keyboard=keyboard, reply_to=msg.message_id),
+            appeal_id=appeal.id, link_role="quality_hold", now=now,
+        )
+        await self._edit_card(s, appeal, texts.CARD_HELD)
 
     def _reply(
         self, s: AsyncSession, msg: InboundMessage, purpose: str, payload: dict[str, Any],

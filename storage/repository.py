@@ -279,3 +279,15 @@ async def media_group_size(session: AsyncSession, appeal_id: int, media_group: s
             )
         ).scalar_one()
     )
+
+
+async def latest_message(session: AsyncSession, appeal_id: int, kind: str) -> AppealMessage | None:
+    await flush_deferred(session)
+    return (
+        await session.execute(
+            select(AppealMessage)
+            .where(AppealMessage.appeal_id == appeal_id, AppealMessage.kind == kind)
+            .order_by(AppealMessage.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()

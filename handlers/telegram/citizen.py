@@ -57,10 +57,10 @@ def citizen_router() -> Router:
     async def rate(query: CallbackQuery, desk: AppealDesk) -> None:
         action = to_action(query)
         parsed = parse_action(query.data or "", "rate", 2)
-        if action is None or parsed is None or parsed[1] not in ("yes", "no"):
+        if action is None or parsed is None or parsed[1] not in ("yes", "part", "no"):
             await query.answer(texts.STALE_BUTTON)
             return
-        result = await desk.rate(action, int(parsed[0]), parsed[1] == "yes")
+        result = await desk.rate(action, int(parsed[0]), parsed[1] == "yes", partly=parsed[1] == "part")
         await query.answer(result.toast, show_alert=result.alert)
 
     @router.callback_query()

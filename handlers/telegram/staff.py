@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatMemberStatus
@@ -12,6 +13,9 @@ from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 from handlers.telegram.convert import parse_action, to_action, to_inbound
 from routing import texts
 from routing.desk import AppealDesk
+
+if TYPE_CHECKING:
+    from bot.supervision import SupervisorDesk
 
 log = logging.getLogger(__name__)
 GROUPS = ("group", "supergroup")
@@ -54,6 +58,12 @@ def staff_router(membership: MembershipCheck) -> Router:
     @router.message(Command("overdue"))
     async def overdue_list(message: Message, desk: AppealDesk) -> None:
         await desk.deadlines.overdue_list(to_inbound(message))
+
+    @router.message(Command("rating", "problems"))
+    async def supervisors_chart(message: Message, supervision: SupervisorDesk | None = None) -> None:
+        if supervision is not None and message.text:
+            what = "rating" if message.text.lstrip("/").lower().startswith("rating") else "problems"
+            await supervision.command(to_inbound(message), what)
 
     @router.message(F.reply_to_message)
     async def reply(message: Message, desk: AppealDesk, bot: Bot) -> None:
@@ -104,6 +114,18 @@ def staff_router(membership: MembershipCheck) -> Router:
             return
         if await act(query, bot):
             result = await desk.interim(action, int(parsed[0]))
+            await query.answer(result.toast, show_alert=result.alert)
+
+    @router.callback_query(F.data.startswith("qsend:") | F.data.startswith("qredo:"))
+    async def held_answer(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
+        verb = (query.data or "").split(":", 1)[0]
+        action, parsed = to_action(query), parse_action(query.data or "", verb, 1)
+        if action is None or parsed is None:
+            await query.answer(texts.STALE_BUTTON)
+            return
+        if await act(query, bot):
+            use_case = desk.send_held_answer if verb == "qsend" else desk.rewrite_answer
+            result = await use_case(action, int(parsed[0]))
             await query.answer(result.toast, show_alert=result.alert)
 
     @router.callback_query(F.data.startswith("route:"))
