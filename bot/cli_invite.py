@@ -1,0 +1,97 @@
+"""`otklik invite ACCOUNT`: a single-use, expiring deep link that binds a Telegram group to an account."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.config import Environment, load_config
+from routing.invites import DEFAULT_TTL, create_invite, deep_link, parse_ttl
+
+
+def register(subparsers: Any) -> None:
+    """Add `invite` to the main CLI's `parser.add_subparsers(dest="command")`."""
+    invite = subparsers.add_parser(
+        "invite",
+        help="print a one-time link that connects a Telegram group to an account",
+        description=(
+            "Print https://t.me/<bot>?startgroup=<code>. An admin of the officials' group opens it and "
+            "adds the bot to the group; the bot then treats that group as the account's chat. The code "
+            "works once and expires (default 24h); only its hash is stored."
+        ),
+    )
+    invite.add_argument("account", help="account code from the config, e.g. adm_rybinsk")
+    invite.add_argument("--config", help="config file (default: ./config.yaml or $OTKLIK_CONFIG)")
+    invite.add_argument("--ttl", default="24h", help="how long the code works: 30m, 24h, 7d … (default 24h)")
+    invite.add_argument(
+        "--bot-username", help="the bot's @username for the link (default: asked of Telegram with the token)"
+    )
+    invite.set_defaults(func=invite_command)
+
+
+def invite_command(args: argparse.Namespace) -> int:
+    config = load_config(Path(args.config or os.environ.get("OTKLIK_CONFIG") or "config.yaml"))
+    codes = [a.code for a in config.accounts]
+    if args.account not in codes:
+        print(f"no account {args.account!r} in the config; accounts: {', '.join(codes)}", file=sys.stderr)
+        return 2
+    try:
+        ttl = parse_ttl(args.ttl) if args.ttl else DEFAULT_TTL
+    except ValueError as exc:
+        print(f"--ttl: {exc}", file=sys.stderr)
+        return 2
+    env = Environment.from_env()
+    username = args.bot_username
+    if not username:
+        if not env.telegram_token:
+            print("pass --bot-username, or set OTKLIK_TELEGRAM_TOKEN to ask Telegram for it", file=sys.stderr)
+            return 2
+        username = asyncio.run(_bot_username(env.telegram_token, env.telegram_api_url))
+    code, expires = asyncio.run(_store(env.database_url, args.account, ttl))
+    account = config.account(args.account)
+    local = expires.astimezone(ZoneInfo(config.region.timezone))
+    print(deep_link(username, code))
+    print(
+        f"Connects a Telegram group to «{account.name}» ({account.code}). Open the link as an admin of the "
+        f"officials' group and add the bot there. Works once, until {local:%Y-%m-%d %H:%M %Z}.",
+        file=sys.stderr,
+    )
+    if account.telegram_chat is not None:
+        print(
+            f"The config names chat {account.telegram_chat} for this account: it keeps working for existing "
+            "cards, and new cards go to the group connected with this link.",
+            file=sys.stderr,
+        )
+    return 0
+
+
+async def _bot_username(token: str, api_url: str | None) -> str:
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
+    bot = Bot(token, session=session)
+    try:
+        me = await bot.get_me()
+    finally:
+        await bot.session.close()
+    if not me.username:
+        raise SystemExit("Telegram reports no username for this bot; pass --bot-username")
+    return me.username
+
+
+async def _store(database_url: str, account: str, ttl: Any) -> tuple[str, datetime]:
+    from storage.db import Database
+
+    db = Database(database_url)
+    try:
+        await db.upgrade()
+        return await create_invite(db, account, datetime.now(UTC), ttl)
+    finally:
+        await db.dispose()
