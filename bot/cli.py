@@ -112,9 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db_sub.add_parser("upgrade", help="apply migrations (also done at every start)")
     upgrade.set_defaults(func=cmd_db_upgrade)
 
-    from bot import cli_sla
+    from bot import cli_report, cli_sla
 
     cli_sla.register(sub)
+    cli_report.register(sub)
     try:
         from bot import cli_routing
     except ImportError:  # the trained router's extras are optional at this stage

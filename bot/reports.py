@@ -88,7 +88,16 @@ def _name(config: OtklikConfig, kind: str, code: str | None) -> str:
         return code
 
 
+_ABBREVIATIONS = (
+    ("Администрация ", "Адм. "), ("муниципального округа", "МО"), ("муниципального района", "МР"),
+    ("городского округа город ", "г. "), ("городского округа ", "г.о. "), ("Министерство ", "Мин. "),
+)
+
+
 def _short(name: str, limit: int = 42) -> str:
+    # long official names eat the chart: the usual abbreviations first, then a cut
+    for long, short in _ABBREVIATIONS:
+        name = name.replace(long, short)
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
@@ -243,7 +252,7 @@ def rating_chart(data: ReportData, config: OtklikConfig, limit: int = 15) -> byt
         ax.set_axis_off()
         _few_data_note(ax, texts.CHART_NO_DATA)
         return _png(fig)
-    labels = [_short(_name(config, "account", r.key)) for r in rows]
+    labels = [(f"{r.rank}. " if r.rank else "") + _short(_name(config, "account", r.key)) for r in rows]
     scores = [r.score for r in rows]
     colors = [_BLUE if r.ranked else _GREY_BAR for r in rows]
     y = list(range(len(rows)))[::-1]
@@ -252,17 +261,17 @@ def rating_chart(data: ReportData, config: OtklikConfig, limit: int = 15) -> byt
     ax.set_xlim(0, 112)
     ax.set_xlabel(texts.CHART_RATING_XLABEL, fontsize=10)
     for yi, row in zip(y, rows, strict=True):
-        place = f"{row.rank}. " if row.rank else ""
-        change = "" if row.score_change is None else f"  {row.score_change:+.0f}"
-        label = f"{place}{row.score:.0f}{change} · n={row.stats.volume}"
+        change = "" if row.score_change is None else f" ({row.score_change:+.0f})"
+        label = f"{row.score:.0f}{change} · {row.stats.volume} обр."
         if not row.ranked:
             label += f" · {texts.CHART_FEW_DATA}"
         ax.text(row.score + 1, yi, label, va="center", fontsize=9, color="#222" if row.ranked else "#777")
     settings = config.analytics.rating
     mean_score, _ = score_of(data.accounts.total, data.accounts.regional_mean, settings)
     ax.axvline(mean_score, color="#888", linestyle="--", linewidth=1)
-    ax.text(mean_score, len(rows) - 0.35, texts.CHART_REGION_MEAN.format(score=mean_score), fontsize=8,
-            color="#555", ha="center", va="bottom")
+    ax.set_ylim(-1.2, len(rows) - 0.4)
+    ax.text(mean_score, -0.9, texts.CHART_REGION_MEAN.format(score=mean_score), fontsize=8,
+            color="#555", ha="center", va="center", backgroundcolor="white")
     ax.spines[["top", "right"]].set_visible(False)
     if data.accounts.unranked:
         fig.text(0.01, 0.005, texts.CHART_UNRANKED_NOTE.format(min_sample=settings.min_sample), fontsize=8,
