@@ -17,6 +17,7 @@ import json
 import math
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -191,12 +192,12 @@ class _Block:
         if self.analyzer == "word":
             tokens = doc.split()
             for n in range(low, min(high, len(tokens)) + 1):
-                out.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+                out += [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
             return out
         doc = _SPACES_RE.sub(" ", doc)
         if self.analyzer == "char":
             for n in range(low, min(high, len(doc)) + 1):
-                out.extend(doc[i:i + n] for i in range(len(doc) - n + 1))
+                out += [doc[i:i + n] for i in range(len(doc) - n + 1)]
             return out
         for word in doc.split():  # char_wb: n-grams inside words padded with a space
             padded = f" {word} "
@@ -204,21 +205,26 @@ class _Block:
                 if n >= len(padded):
                     out.append(padded)  # a word shorter than n counts once, whole
                     break
-                out.extend(padded[i:i + n] for i in range(len(padded) - n + 1))
+                out += [padded[i:i + n] for i in range(len(padded) - n + 1)]
         return out
 
-    def encode(self, doc: str) -> tuple[list[int], list[float]]:
-        counts: dict[int, int] = {}
-        vocabulary = self.vocabulary
-        for gram in self.ngrams(doc):
-            index = vocabulary.get(gram)
+    def counts(self, doc: str) -> tuple[list[int], list[int]]:
+        """Vocabulary ids of the doc's n-grams and how often each occurs."""
+        get = self.vocabulary.get
+        ids: list[int] = []
+        counts: list[int] = []
+        for gram, count in Counter(self.ngrams(doc)).items():  # counted in C, looked up once each
+            index = get(gram)
             if index is not None:
-                counts[index] = counts.get(index, 0) + 1
-        if not counts:
-            return [], []
-        ids = list(counts)
-        values = [(1.0 + math.log(counts[i])) * float(self.idf[i]) for i in ids]
-        norm = math.sqrt(sum(v * v for v in values))
+                ids.append(index)
+                counts.append(count)
+        return ids, counts
+
+    def encode(self, doc: str) -> tuple[list[int], list[float]]:
+        """ids and TF-IDF values of one doc (sublinear tf, idf, l2 norm)."""
+        ids, counts = self.counts(doc)
+        values = [(1.0 + math.log(c)) * float(self.idf[i]) for i, c in zip(ids, counts, strict=True)]
+        norm = math.sqrt(sum(v * v for v in values)) or 1.0
         return ids, [v / norm for v in values]
 
 
@@ -356,33 +362,48 @@ class TopicModel:
     def _scores(self, texts: Sequence[str], contexts: Sequence[str | None] | None) -> np.ndarray:
         import numpy as np
 
-        n_targets = len(self._targets)
-        out = np.zeros((len(texts), n_targets), dtype=np.float32)
-        offsets = [0, len(self._blocks[0].terms_list)]
-        context_offset = offsets[1] + len(self._blocks[1].terms_list)
+        out = np.zeros((len(texts), len(self._targets)), dtype=np.float32)
+        char, word = self._blocks
+        word_offset = len(char.terms_list)
+        context_offset = word_offset + len(word.terms_list)
+        idf = np.concatenate([char.idf, word.idf]).astype(np.float32)
         for begin in range(0, len(texts), 256):  # chunks keep the gathered weights small
             chunk = texts[begin:begin + 256]
             cols: list[int] = []
-            vals: list[float] = []
-            bounds = [0]
+            counts: list[int] = []
+            segments: list[int] = []  # length of each (doc, block) run of features, to l2-normalise it
+            extra_rows: list[int] = []
+            extra_cols: list[int] = []
             for n, text in enumerate(chunk):
-                folded = self.normaliser.folded(text)
-                lemmas = " ".join(self.normaliser.lemmas(text))
-                for block, offset, doc in ((self._blocks[0], offsets[0], folded), (self._blocks[1], offsets[1], lemmas)):
-                    ids, values = block.encode(doc)
-                    cols.extend(offset + i for i in ids)
-                    vals.extend(values)
+                ids, cnt = char.counts(self.normaliser.folded(text))
+                cols += ids
+                counts += cnt
+                segments.append(len(ids))
+                ids, cnt = word.counts(" ".join(self.normaliser.lemmas(text)))
+                cols += [word_offset + i for i in ids]
+                counts += cnt
+                segments.append(len(ids))
                 if self.uses_context and contexts is not None:
                     column = self._contexts.get(self._context_key(contexts[begin + n]))
                     if column is not None:
-                        cols.append(context_offset + column)
-                        vals.append(self.settings.context_weight)
-                bounds.append(len(cols))
+                        extra_rows.append(n)
+                        extra_cols.append(context_offset + column)
             if cols:
-                gathered = self._weights[np.asarray(cols)] * np.asarray(vals, dtype=np.float32)[:, None]
-                starts = np.asarray(bounds[:-1])
-                filled = starts < np.asarray(bounds[1:])
-                out[begin + np.flatnonzero(filled)] = np.add.reduceat(gathered, starts[filled], axis=0)
+                col_array = np.asarray(cols)
+                values = (1.0 + np.log(np.asarray(counts, dtype=np.float32))) * idf[col_array]
+                lengths = np.asarray(segments)
+                starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+                nonempty = lengths > 0
+                norms = np.ones(len(lengths), dtype=np.float32)
+                norms[nonempty] = np.sqrt(np.add.reduceat(values * values, starts[nonempty]))
+                values /= np.repeat(norms, lengths)
+                gathered = self._weights[col_array] * values[:, None]
+                doc_lengths = lengths.reshape(-1, 2).sum(axis=1)
+                doc_starts = np.concatenate([[0], np.cumsum(doc_lengths)[:-1]])
+                filled = doc_lengths > 0
+                out[begin + np.flatnonzero(filled)] = np.add.reduceat(gathered, doc_starts[filled], axis=0)
+            for n, column in zip(extra_rows, extra_cols, strict=True):
+                out[begin + n] += self.settings.context_weight * self._weights[column]
         return out + self._intercept
 
     def _label_map(self, key: str) -> np.ndarray:
