@@ -104,6 +104,8 @@ class OtklikApp:
             self.db, self.config, self._classifier or build_classifier(self.config), RoutingTable(self.config), sla,
             self.clock, notify=self.outbox.wake,
         )
+        # chats bound by invite codes count as their accounts' chats from the first update on
+        await self.desk.bindings.load(self.db)
         self.supervision = SupervisorDesk(self.db, self.config, self.clock, notify=self.outbox.wake)
         self.dispatcher = build_dispatcher(self.desk, supervision=self.supervision)
         self.scheduler = DeadlineScheduler(self.desk.deadlines, self.config, self.supervision)

@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import cli_report, cli_sla
 
     cli_sla.register(sub)
+    from bot import cli_invite, cli_privacy
+
+    cli_invite.register(sub)
+    cli_privacy.register(sub)
     cli_report.register(sub)
     try:
         from bot import cli_routing

@@ -195,6 +195,10 @@ class TelegramTransport:
                 reply_markup=keyboard_markup(p.get("keyboard")),
             )
             return []
+        if kind == "leave":
+            # queued after a refusal in a group nobody bound: the refusal is said first, then the bot goes
+            await self.bot.leave_chat(chat)
+            return []
         raise PermanentError(f"unknown outbox item type {kind!r}")
 
     async def _send_text(

@@ -23,6 +23,7 @@ from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing import texts
+from routing.invites import ChatBindings
 from routing.lifecycle import OPEN, WITH_ACCOUNT
 from routing.sla import SlaClock, SlaConfig, describe_deadline
 from storage import repository as repo
@@ -181,10 +182,13 @@ class DeadlineWatch:
         notify: Callable[[], None] = lambda: None,
         *,
         batch_size: int = 200,
+        bindings: ChatBindings | None = None,
     ) -> None:
         self.db = db
         self.config = config
         self.sla = sla
+        # chats bound to accounts by invite codes (shared with the desk): alerts follow the cards there
+        self.bindings = bindings if bindings is not None else ChatBindings()
         self.clock = clock
         self.notify = notify
         self.batch_size = batch_size
@@ -238,6 +242,9 @@ class DeadlineWatch:
         """(platform, chat, role of the message to reply to) of a ladder target for this appeal."""
         if target == "account":
             if appeal.account_code and appeal.status in WITH_ACCOUNT:
+                bound = self.bindings.chat_of(appeal.account_code)
+                if bound is not None and any(a.code == appeal.account_code for a in self.config.accounts):
+                    return bound[0], bound[1], "card"
                 try:
                     return _first_chat(self.config.account(appeal.account_code), "card")
                 except KeyError:  # the account left the config since: its operators' triage chat acts instead
@@ -425,6 +432,9 @@ class DeadlineWatch:
         for account in self.config.accounts:
             if _chat_of(account, platform) == chat_id:
                 return "account", account.code
+        bound = self.bindings.account_of(platform, chat_id)
+        if bound is not None and any(a.code == bound for a in self.config.accounts):
+            return "account", bound
         return None, None
 
     # --- the daily digest -----------------------------------------------------------------------

@@ -17,7 +17,9 @@ from routing.classification import Classifier
 from routing.clock import Clock
 from routing.deadlines import DeadlineWatch
 from routing.inbound import ActionResult, Button, InboundAction, InboundMessage, Keyboard, Sender
+from routing.invites import ChatBindings, ChatInvites
 from routing.lifecycle import OPEN, WITH_ACCOUNT, Status, can_move
+from routing.privacy import PrivacyDesk
 from routing.table import RoutingTable
 from storage import repository as repo
 from storage.models import Appeal, Citizen
@@ -62,8 +64,13 @@ class AppealDesk:
         self.clock = clock
         self.notify = notify
         self.tz = ZoneInfo(config.region.timezone)
+        # group chats bound to accounts by invite codes: they count like the config's chats
+        self.bindings = ChatBindings()
         # reminders, escalation, /overdue and the digest: the sweep's side of the same deadlines
-        self.deadlines = DeadlineWatch(db, config, sla, clock, notify)
+        self.deadlines = DeadlineWatch(db, config, sla, clock, notify, bindings=self.bindings)
+        self.invites = ChatInvites(db, config, clock, self.bindings, self.chat_role, notify)
+        # the citizen's /forget: their personal data erased, the appeals' facts kept for statistics
+        self.privacy = PrivacyDesk(db, clock, notify)
 
     # --- chats ---------------------------------------------------------------------------------
 
@@ -77,9 +84,19 @@ class AppealDesk:
             return ChatRole("supervisors")
         if chat_id in self.deadlines.escalation_chat_ids(platform):
             return ChatRole("escalation")
+        bound = self.bindings.account_of(platform, chat_id)
+        if bound is not None:
+            # an account removed from the config since its chat was bound no longer has a chat
+            account = next((a for a in self.config.accounts if a.code == bound), None)
+            if account is not None:
+                return ChatRole("account", account)
         return ChatRole("unknown")
 
     def _account_chat(self, code: str) -> tuple[str, str] | None:
+        # a chat bound by invite is newer than the config's (often a placeholder): new cards go there
+        bound = self.bindings.chat_of(code)
+        if bound is not None:
+            return bound
         account = self.config.account(code)
         for platform in ("tg", "vk"):
             chat = _chat_of(account, platform)

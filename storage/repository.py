@@ -20,6 +20,9 @@ from storage.models import (
     ProcessedUpdate,
 )
 
+# the chat id (and platform user id) of a citizen whose personal data was erased: "forgotten:<citizen id>"
+FORGOTTEN_CHAT = "forgotten:"
+
 OPEN_STATUSES = ("awaiting_place", "triage", "routed", "in_work", "reopened")
 
 
@@ -117,6 +120,8 @@ def enqueue(
     appeal_id: int | None = None,
     link_role: str | None = None,
 ) -> None:
+    if chat_id.startswith(FORGOTTEN_CHAT):
+        return  # a citizen who erased their data has no chat any more: nothing can reach them
     if link_role is not None:
         payload = {**payload, "link_role": link_role}
     defer(session, OutboxMessage, {

@@ -32,6 +32,10 @@ def citizen_router() -> Router:
     async def my(message: Message, desk: AppealDesk) -> None:
         await desk.citizen_list(to_inbound(message))
 
+    @router.message(Command("forget"))
+    async def forget(message: Message, desk: AppealDesk) -> None:
+        await desk.privacy.prompt(to_inbound(message))
+
     @router.message()
     async def any_message(message: Message, desk: AppealDesk) -> None:
         if message.from_user is None or message.from_user.is_bot:
@@ -61,6 +65,15 @@ def citizen_router() -> Router:
             await query.answer(texts.STALE_BUTTON)
             return
         result = await desk.rate(action, int(parsed[0]), parsed[1] == "yes", partly=parsed[1] == "part")
+        await query.answer(result.toast, show_alert=result.alert)
+
+    @router.callback_query(F.data.in_({"forget:yes", "forget:no"}))
+    async def forget_press(query: CallbackQuery, desk: AppealDesk) -> None:
+        action = to_action(query)
+        if action is None:
+            await query.answer(texts.STALE_BUTTON)
+            return
+        result = await desk.privacy.confirm(action, query.data == "forget:yes")
         await query.answer(result.toast, show_alert=result.alert)
 
     @router.callback_query()

@@ -11,6 +11,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from handlers.telegram.convert import parse_action, to_action, to_inbound
+from handlers.telegram.invites import on_unknown_group
 from routing import texts
 from routing.desk import AppealDesk
 
@@ -147,7 +148,7 @@ def staff_router(membership: MembershipCheck) -> Router:
         # a bot added to a group nobody configured would leak appeals' data into it: leave
         joined = event.new_chat_member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR)
         if joined and desk.chat_role("tg", str(event.chat.id)).kind == "unknown":
-            log.warning("added to unconfigured chat %s; leaving", event.chat.id)
-            await bot.leave_chat(event.chat.id)
+            # unless an invite link brought it: then /start <code> follows (see handlers.telegram.invites)
+            await on_unknown_group(bot, desk, event.chat.id)
 
     return router

@@ -16,6 +16,8 @@ async def on_message(desk: AppealDesk, inbound: InboundMessage, command: str | N
         await desk.citizen_new(inbound)
     elif command == "my":
         await desk.citizen_list(inbound)
+    elif command == "forget":
+        await desk.privacy.prompt(inbound)
     else:
         await desk.citizen_message(inbound)
 
@@ -28,4 +30,6 @@ async def on_press(desk: AppealDesk, action: InboundAction) -> str | None:
     rate = parse_action(action.action, "rate", 2)
     if rate is not None and rate[1] in ("yes", "no"):
         return (await desk.rate(action, int(rate[0]), rate[1] == "yes")).toast
+    if action.action in ("forget:yes", "forget:no"):
+        return (await desk.privacy.confirm(action, action.action == "forget:yes")).toast
     return texts.STALE_BUTTON
