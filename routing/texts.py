@@ -357,7 +357,7 @@ def quality_rewrite(number: int) -> str:
 
 def duplicate_notice(number: int, lead: int) -> str:
     return (
-        f"🔗 №{number} похоже на №{lead}: та же тема, то же место, пара дней разницы.\n"
+        f"🔗 №{number} похоже на №{lead}: та же тема и то же место, подано вскоре после него.\n"
         "Достаточно одного ответа — его получат все заявители группы."
     )
 
