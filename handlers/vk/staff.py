@@ -4,14 +4,23 @@ Unlike Telegram, nobody is asked about membership: VK delivers a chat's messages
 only from its participants, and keeps no anonymous senders (a community posting in a chat is refused)."""
 from __future__ import annotations
 
+import logging
+
 from handlers.vk.convert import PLATFORM, parse_action
 from routing import texts
 from routing.desk import AppealDesk
 from routing.inbound import InboundAction, InboundMessage
 
+log = logging.getLogger(__name__)
+_unknown_chats_told: set[str] = set()
+
 
 async def on_message(desk: AppealDesk, inbound: InboundMessage, command: str | None) -> None:
     if desk.chat_role(PLATFORM, inbound.chat_id).kind == "unknown":
+        if inbound.chat_id not in _unknown_chats_told:
+            # how an admin learns a new chat's peer id for accounts[].vk_peer; once per chat, not per message
+            _unknown_chats_told.add(inbound.chat_id)
+            log.warning("VK chat %s is not in the config (vk_peer); the bot ignores it", inbound.chat_id)
         return
     if command == "open":
         await desk.open_list(inbound)
