@@ -349,9 +349,12 @@ class PlaceResolver:
         municipalities = list(getattr(config, "municipalities", []) or [])
         codes = [m.code for m in municipalities]
         places = load_gazetteer(gazetteer)
+        # The gazetteer's own entry wins over a config name: it knows «Любим» needs a cue.
+        known = {_fold(p.name) for p in places}
         for m in municipalities:
             for name in {m.name, getattr(m, "short_name", None)} - {None, ""}:
-                places.append(Place(str(name), (m.code,), "okrug"))
+                if _fold(str(name)) not in known:
+                    places.append(Place(str(name), (m.code,), "okrug"))
         aliases = [(m.code, a) for m in municipalities for a in (getattr(m, "aliases", None) or [])]
         centres = [(m.code, tuple(m.centre)) for m in municipalities if getattr(m, "centre", None)]
         resolver = cls(places, known_codes=codes, aliases=aliases, centres=centres)  # type: ignore[arg-type]

@@ -68,7 +68,10 @@ class ModelClassifier:
             model_loader: Callable[[], TopicModel] = _default_model
         else:
             resolved = Path(config.resolve_path(model_path))
-            model_loader = lambda: _load_model(resolved)  # noqa: E731 - a deferred load, named by its use
+
+            def model_loader() -> TopicModel:
+                return _load_model(resolved)
+
         categories = [CategoryKeywords(c.code, tuple(c.keywords or ())) for c in config.categories]
 
         def resolver() -> PlaceResolver:
