@@ -84,11 +84,21 @@ class VkClient:
         if self._longpoll is None:
             self._longpoll = await asyncio.to_thread(self._open_longpoll)
 
-    async def events(self) -> list[VkBotEvent]:
-        """One long-poll check: waits up to `longpoll_wait` seconds for events, in a thread."""
+    async def events(self) -> tuple[list[VkBotEvent], str | None]:
+        """One long-poll check: waits up to `longpoll_wait` seconds for events, in a thread.
+        Returns them with the position (ts) to ask from after them."""
+        await self.open_longpoll()
+        longpoll = self._longpoll
+        assert longpoll is not None
+        events = await asyncio.to_thread(longpoll.check)
+        return events, None if longpoll.ts is None else str(longpoll.ts)
+
+    async def resume_from(self, ts: str) -> None:
+        """Ask from an earlier position next time (one stored before a restart). Should VK no longer
+        keep events that old, it answers failed: 1 and vk-api moves on to its current position."""
         await self.open_longpoll()
         assert self._longpoll is not None
-        return await asyncio.to_thread(self._longpoll.check)
+        self._longpoll.ts = ts
 
     def _open_longpoll(self) -> VkBotLongPoll:
         longpoll = VkBotLongPoll(self.api, self.group_id, wait=self.longpoll_wait)

@@ -6,16 +6,23 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.vk_client import VkClient
 from handlers.vk import HANDLED, PressAnswer, VkDispatcher
 from handlers.vk.convert import event_key, is_chat
 from storage.db import Database
-from storage.repository import prefetch_citizens, prefetch_processed
+from storage.models import ProcessedUpdate
+from storage.repository import mark_processed, prefetch_citizens, prefetch_processed
 
 log = logging.getLogger(__name__)
 SNACKBAR_LIMIT = 90
+# the long-poll position is kept as a processed_updates row: committed with the batch it follows
+POSITION = "vk-lp"
 
 
 class VkPoller:
@@ -28,10 +35,14 @@ class VkPoller:
         self.wake = wake
 
     async def run(self) -> None:
+        stored = await self.stored_position()
+        if stored is not None:
+            # events that came while the bot was down are still on VK's side: ask from where we stopped
+            await self.client.resume_from(stored)
         backoff = 1.0
         while True:
             try:
-                events = await self.client.events()
+                events, position = await self.client.events()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # network trouble, VK 5xx, an expired key: wait and ask again
@@ -41,12 +52,12 @@ class VkPoller:
                 continue
             backoff = 1.0
             if events:
-                await self.handle_batch([event.raw for event in events])
+                await self.handle_batch([event.raw for event in events], position)
 
-    async def handle_batch(self, events: list[dict[str, Any]]) -> None:
+    async def handle_batch(self, events: list[dict[str, Any]], position: str | None = None) -> None:
         wanted = [raw for raw in events if raw.get("type") in HANDLED]
         if not wanted:
-            return  # our own messages echoed back (message_reply): nothing to store
+            return  # our own messages echoed back (message_reply): nothing to store, nothing to lose
         # names come over the network: fetched before the transaction, not while it holds the database
         names = await self.client.names(self.dispatcher.people(wanted))
         answers: list[PressAnswer] = []
@@ -58,6 +69,7 @@ class VkPoller:
                     answer = await self.dispatcher.feed(raw, names)
                     if answer is not None:
                         answers.append(answer)
+                await self._remember(session, position)
         except Exception:
             # nothing of the batch was stored: go one by one, so one bad event costs only itself
             log.exception("a batch of %d VK events failed; handling them one by one", len(wanted))
@@ -70,9 +82,43 @@ class VkPoller:
                     continue
                 if answer is not None:
                     answers.append(answer)
+            try:
+                async with self.db.transaction() as session:
+                    await self._remember(session, position)
+            except Exception:
+                log.exception("VK long-poll position could not be stored")
         self.wake()
         for answer in answers:
             await self._answer(answer)
+
+    def _position_prefix(self) -> str:
+        return f"{self.client.group_id}:"
+
+    async def stored_position(self) -> str | None:
+        async with self.db.transaction() as session:
+            key = (
+                await session.execute(
+                    select(ProcessedUpdate.key)
+                    .where(ProcessedUpdate.platform == POSITION,
+                           ProcessedUpdate.key.startswith(self._position_prefix(), autoescape=True))
+                    .order_by(ProcessedUpdate.key.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        if key is None:
+            return None
+        return str(int(key.removeprefix(self._position_prefix())))
+
+    async def _remember(self, session: AsyncSession, position: str | None) -> None:
+        if position is None or not position.isdigit():
+            return
+        prefix = self._position_prefix()
+        await session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.platform == POSITION,
+                                          ProcessedUpdate.key.startswith(prefix, autoescape=True))
+        )
+        # zero-padded, so the greatest key is the latest position
+        await mark_processed(session, POSITION, f"{prefix}{int(position):020d}", datetime.now(UTC))
 
     async def _answer(self, answer: PressAnswer) -> None:
         data = None

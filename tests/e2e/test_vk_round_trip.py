@@ -278,3 +278,19 @@ async def test_the_loop_is_never_blocked_by_vk(vk_stand: Stand) -> None:
     assert len(acks(stand, VK_CITIZEN, "принято")) == 1
     assert OFFICIAL  # the Telegram official's chat got the card meanwhile
     assert await stand.wait(stand.chat("adm_rybinsk"), "№")
+
+
+async def test_what_citizens_write_while_the_bot_is_down_is_taken_in_after_restart(vk_stand: Stand) -> None:
+    stand, vk = vk_stand, vk_stand.vk_side
+    stand.vk_citizen_says(POTHOLE)
+    await stand.vk_wait(VK_CITIZEN, "принято")
+    await stand.stop()
+    # VK keeps the events; the bot asks from the position it stored with the last batch
+    stand.vk_citizen_says("Яма глубокая, в ней вода")
+    stand.vk_citizen_says(NO_PLACE, user=VK_CITIZEN2)
+    await stand.start()
+    await stand.vk_wait(VK_CITIZEN, "Добавили к обращению")
+    await stand.vk_wait(VK_CITIZEN2, "принято")
+    assert len(await stand.appeals()) == 2
+    positions = await stand.query("select key from processed_updates where platform = 'vk-lp'")
+    assert len(positions) == 1  # one row, moved forward with every batch
