@@ -281,7 +281,7 @@ async def test_the_loop_is_never_blocked_by_vk(vk_stand: Stand) -> None:
 
 
 async def test_what_citizens_write_while_the_bot_is_down_is_taken_in_after_restart(vk_stand: Stand) -> None:
-    stand, vk = vk_stand, vk_stand.vk_side
+    stand = vk_stand
     stand.vk_citizen_says(POTHOLE)
     await stand.vk_wait(VK_CITIZEN, "принято")
     await stand.stop()
