@@ -112,10 +112,15 @@ async def create_invite(db: Any, account_code: str, now: datetime, ttl: timedelt
     return code, expires
 
 
-async def open_invites(s: AsyncSession, now: datetime) -> int:
-    """Codes that could still bind a chat: while there are none, a group nobody configured is left at once."""
+# an invite expired or used less than this long ago may still be clicked: its group deserves the refusal
+RECENT_INVITES = timedelta(days=7)
+
+
+async def recent_invites(s: AsyncSession, now: datetime) -> int:
+    """Codes open now or expired lately (a used code expires no earlier than it was used): while there
+    are none, nobody can be adding the bot through a link, and a group nobody configured is left at once."""
     count = await s.execute(
-        select(func.count()).select_from(InviteCode).where(InviteCode.used_at.is_(None), InviteCode.expires_at > now)
+        select(func.count()).select_from(InviteCode).where(InviteCode.expires_at > now - RECENT_INVITES)
     )
     return int(count.scalar_one())
 
@@ -154,9 +159,9 @@ class ChatInvites:
         # how long the bot stays in a group nobody bound, waiting for the /start <code> of an invite link
         self.join_grace = 60.0
 
-    async def any_open(self) -> bool:
+    async def expecting_codes(self) -> bool:
         async with self.db.transaction() as s:
-            return await open_invites(s, self.clock.now()) > 0
+            return await recent_invites(s, self.clock.now()) > 0
 
     async def bind(self, msg: InboundMessage, code: str, *, leave_if_refused: bool = True) -> BindResult:
         """Bind msg's chat by `code`. A refusal is told in the chat; when the chat is otherwise

@@ -34,10 +34,11 @@ def invite_router() -> Router:
 
 
 async def on_unknown_group(bot: Bot, desk: AppealDesk, chat_id: int) -> None:
-    """The bot was added to a group that is neither configured nor bound. While an invite code is
-    open the admin may be adding it through the link, and `/start <code>` follows the join: wait a
-    little for it. Otherwise leave at once, so appeals never leak into a stranger's chat."""
-    if await desk.invites.any_open():
+    """The bot was added to a group that is neither configured nor bound. While invite codes are
+    about (open, or expired or used lately) the admin may be adding it through a link, and
+    `/start <code>` follows the join: wait a little for it (and refuse a stale code with words).
+    Otherwise leave at once. Either way an unknown group is never sent an appeal."""
+    if await desk.invites.expecting_codes():
         log.info("added to unbound chat %s; waiting %.0fs for an invite code", chat_id, desk.invites.join_grace)
         task = asyncio.create_task(_leave_unless_bound(bot, desk, chat_id, desk.invites.join_grace))
         _timers.add(task)
