@@ -58,7 +58,8 @@ class DeliveryConfig(BaseModel):
 
 class SlidingWindow:
     def __init__(self, windows: list[Window], margin: float = 0.0) -> None:
-        self.windows = [Window(limit=w.limit, seconds=w.seconds + margin) for w in windows]
+        # the margin grows no larger than 5% of a window, so a 1 s window keeps most of its rate
+        self.windows = [Window(limit=w.limit, seconds=w.seconds + min(margin, w.seconds * 0.05)) for w in windows]
         self.longest = max((w.seconds for w in self.windows), default=0.0)
         self.sent: deque[float] = deque()
 

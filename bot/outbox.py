@@ -99,6 +99,7 @@ class Outbox:
         self._stopping = False
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._queues: dict[tuple[str, str], deque[dict[str, Any]]] = {}
+        self._pacing: set[tuple[str, str]] = set()
         self._chores: set[asyncio.Future[Any]] = set()
         self._finished: list[tuple[dict[str, Any], list[tuple[str, str, str, int, str]], asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
@@ -122,8 +123,16 @@ class Outbox:
                 except TimeoutError:
                     pass
         self.db.outbox_handoff = None
+        # a worker waiting for a rate-limit window holds nothing in flight: stop it now; one in
+        # the middle of a send finishes that send and stops before the next
+        for chat in list(self._pacing):
+            worker = self._workers.get(chat)
+            if worker is not None:
+                worker.cancel()
         if self._workers:
-            await asyncio.wait(list(self._workers.values()), timeout=10)
+            await asyncio.wait(list(self._workers.values()), timeout=15)
+        if self._chores:
+            await asyncio.wait(list(self._chores), timeout=15)
 
     def accept(self, rows: list[dict[str, Any]]) -> None:
         """Rows just committed, already claimed for this process: deliver them without a query."""
@@ -228,8 +237,12 @@ class Outbox:
 
     async def _work(self, chat: tuple[str, str], queue: deque[dict[str, Any]]) -> None:
         try:
-            while queue:
-                await self._pace(chat, queue)
+            while queue and not self._stopping:
+                self._pacing.add(chat)
+                try:
+                    await self._pace(chat, queue)
+                finally:
+                    self._pacing.discard(chat)
                 item = queue.popleft()
                 async with self._slots:
                     ok = await self._deliver_one(item)
