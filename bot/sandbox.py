@@ -33,7 +33,8 @@ def prepare_world(standin: TelegramStandin, config: OtklikConfig) -> dict[str, o
         standin.set_member(account.telegram_chat, int(OFFICIAL["id"]))
         account_chats.append({"chat_id": account.telegram_chat, "title": account.name})
     staff_chats = []
-    for title, ref in (("ЦУР: операторы (триаж)", config.triage), ("Кураторы", config.supervisors)):
+    escalation = [(f"Эскалация: {key}", ref) for key, ref in config.escalation_chats.items()]
+    for title, ref in (("ЦУР: операторы (триаж)", config.triage), ("Кураторы", config.supervisors), *escalation):
         if ref.telegram_chat is None:
             continue
         standin.add_chat(ref.telegram_chat, type="supergroup", title=title)
