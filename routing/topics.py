@@ -286,7 +286,8 @@ class TopicModel:
     def _new_svm(self) -> Any:
         from sklearn.svm import LinearSVC
 
-        return LinearSVC(C=self.settings.c, class_weight=self.settings.class_weight)
+        # dual=True: fewer rows than n-gram features, where the dual solver is the fast one.
+        return LinearSVC(C=self.settings.c, class_weight=self.settings.class_weight, dual=True)
 
     # ---- training -------------------------------------------------------------------------
     def fit(self, texts: Sequence[str], labels: Sequence[str],
