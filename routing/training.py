@@ -125,6 +125,8 @@ def predict_rows(model: TopicModel, rows: Sequence[dict[str, str]], text_column:
     """(row, predicted label, confidence) for every row, in batches."""
     if context_column and not model.uses_context:
         log.warning("the model was trained without context; the context column is ignored")
+    if model.uses_context and not context_column:
+        log.warning("the model was trained with a context column; without --context-column it is less accurate")
     for begin in range(0, len(rows), PREDICT_BATCH):
         batch = rows[begin:begin + PREDICT_BATCH]
         texts = [row.get(text_column, "") for row in batch]
