@@ -142,6 +142,8 @@ class VkStandin:
         self._next_seq = 1
         self._confirmed = 1  # the lowest ts a long poll still asked for
         self._key = self._new_key()
+        # event ids differ between runs: a sandbox database outlives its stand-in and remembers them
+        self._salt = f"{time.time_ns()}:{random.random()}"
         self._open_presses: dict[str, JSON] = {}
         self._fault_rate = 0.0
         self._fault_kinds: tuple[str, ...] = ()
@@ -560,7 +562,7 @@ class VkStandin:
     def _queue(self, kind: str, obj: JSON) -> None:
         seq = self._next_seq
         self._next_seq += 1
-        event_id = hashlib.sha1(f"{self.group_id}:{seq}:{kind}".encode()).hexdigest()
+        event_id = hashlib.sha1(f"{self._salt}:{self.group_id}:{seq}:{kind}".encode()).hexdigest()
         raw = {"group_id": self.group_id, "type": kind, "event_id": event_id, "v": API_VERSION,
                "object": copy.deepcopy(obj)}
         self._events.append(_Event(seq, raw))
