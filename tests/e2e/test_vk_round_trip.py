@@ -293,3 +293,21 @@ async def test_what_citizens_write_while_the_bot_is_down_is_taken_in_after_resta
     assert len(await stand.appeals()) == 2
     positions = await stand.query("select key from processed_updates where platform = 'vk-lp'")
     assert len(positions) == 1  # one row, moved forward with every batch
+
+
+async def test_a_vk_account_refuses_an_appeal_with_a_reason_and_it_goes_to_triage(vk_stand: Stand) -> None:
+    stand, vk = vk_stand, vk_stand.vk_side
+    stand.citizen_says(LIGHTS)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    card = await stand.vk_wait(VK_ACCOUNT_PEER, f"№{number}")
+    stand.vk_press(VK_ACCOUNT_PEER, card, "reject:", user=VK_OFFICIAL)
+    # VK has no "force reply": the prompt asks for VK's «Ответить», and the reply is the reason
+    prompt = await stand.vk_wait(VK_ACCOUNT_PEER, "причину")
+    assert prompt["reply_message"]["conversation_message_id"] == card["conversation_message_id"]
+    vk.user_sends(VK_ACCOUNT_PEER, VK_OFFICIAL, "Освещение на этой улице — сетевая компания",
+                  reply_to=prompt["conversation_message_id"])
+    triage_card = await stand.wait(stand.triage, f"№{number}")
+    assert "сетевая компания" in body(triage_card)
+    await stand.wait(CITIZEN, "передаётся другому исполнителю")
+    await vk.wait_for(lambda: "передано в ЦУР" in vk.current(VK_ACCOUNT_PEER, card["conversation_message_id"])["text"])
+    assert "keyboard" not in vk.current(VK_ACCOUNT_PEER, card["conversation_message_id"])
