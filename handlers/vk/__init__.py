@@ -55,13 +55,13 @@ class VkDispatcher:
                 await citizen.on_message(self.desk, inbound, command_of(message))
             return None
         if kind == "message_event" and key is not None:
-            answer = PressAnswer(str(obj.get("event_id")), int(obj["user_id"]), int(obj["peer_id"]), None)
+            peer_id = int(obj["peer_id"])
             action = to_action(obj, names, key=key)
             if action is None:
-                return PressAnswer(answer.event_id, answer.user_id, answer.peer_id, texts.STALE_BUTTON)
-            side = staff if is_chat(answer.peer_id) else citizen
-            toast = await side.on_press(self.desk, action)
-            return PressAnswer(answer.event_id, answer.user_id, answer.peer_id, toast)
+                toast: str | None = texts.STALE_BUTTON
+            else:
+                toast = await (staff if is_chat(peer_id) else citizen).on_press(self.desk, action)
+            return PressAnswer(str(obj.get("event_id")), int(obj["user_id"]), peer_id, toast)
         if kind == "message_reply" and obj.get("admin_author_id") and not obj.get("random_id"):
             # a community manager wrote by hand in a dialog: outside the bot, so no appeal records it
             log.info("VK: a community manager wrote in peer %s by hand", obj.get("peer_id"))
