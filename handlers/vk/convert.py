@@ -153,6 +153,10 @@ def to_action(press: JSON, names: dict[int, str], *, key: str) -> InboundAction 
 def parse_action(data: str, verb: str, parts: int) -> list[str] | None:
     """'route:12:adm_x' -> ['12', 'adm_x'] when the verb and the arity match and the number is a number."""
     pieces = data.split(":")
-    if len(pieces) != parts + 1 or pieces[0] != verb or not pieces[1].isdigit():
+    if len(pieces) != parts + 1 or pieces[0] != verb:
+        return None
+    number = pieces[1]
+    # forged data may carry "²", "٣" or sixty digits: only a number an appeal id column can hold passes
+    if not (number.isascii() and number.isdigit() and len(number) <= 10 and int(number) <= 2_147_483_647):
         return None
     return pieces[1:]

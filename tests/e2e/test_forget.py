@@ -21,7 +21,6 @@ from storage import repository as repo
 from storage.db import Database
 from storage.models import Base, Citizen
 from tests.conftest import CITIZEN, CITIZEN2, OFFICIAL, Stand, appeal_number, body
-from tests.e2e.support import quick_config
 
 POTHOLE = "В Рыбинске на улице Крестовой огромная яма на дороге, машины бьют колёса"
 SECOND = "В Рыбинске на улице Ломоносова огромная яма на дороге у дома 7, квартира 12 рядом"
@@ -30,6 +29,11 @@ OTHER = "В Рыбинске на проспекте Ленина огромна
 ANSWER = "Яму заделаем до пятницы, бригада выехала."
 NAME = "Мария"  # the sandbox's citizen (bot.sandbox.CITIZEN)
 PLACE = (58.0481, 38.8584)
+
+
+def quick_config(config: OtklikConfig) -> OtklikConfig:
+    # the outbox's rate limits are tested on their own; here they would only slow the chats down
+    return config.model_copy(update={"delivery": config.delivery.model_copy(update={"rate_limits": False})})
 
 
 @pytest.fixture
