@@ -119,6 +119,21 @@ class VkClient:
         async with self._gate:
             return await asyncio.to_thread(upload)
 
+    async def upload_document(self, peer_id: int, data: bytes, filename: str) -> str:
+        """Upload a file for messages (docs.getMessagesUploadServer → upload → docs.save); returns
+        the attachment string. VK takes the file's type from its name's extension."""
+
+        def upload() -> str:
+            uploader = VkUpload(self.api)
+            uploader.http = self.session
+            file = io.BytesIO(data)
+            file.name = filename  # vk-api names the upload after it
+            saved = uploader.document_message(file, title=filename, peer_id=peer_id)["doc"]
+            return f"doc{saved['owner_id']}_{saved['id']}"
+
+        async with self._gate:
+            return await asyncio.to_thread(upload)
+
     async def download(self, url: str) -> bytes:
         def get() -> bytes:
             response = self.session.get(url)

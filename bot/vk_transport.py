@@ -2,6 +2,7 @@
 VK's errors to 'try again' or 'give up'. VK shows plain text: the lifecycle's HTML is stripped."""
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -15,7 +16,7 @@ from vk_api.keyboard import VkKeyboard, VkKeyboardColor
 
 from bot.media import MediaFetcher
 from bot.outbox import Outgoing, PermanentError, TransientError
-from bot.vk_client import VkClient, parse_photo_ref
+from bot.vk_client import CHAT_PEER_BASE, VkClient, parse_photo_ref
 from routing import texts
 
 log = logging.getLogger(__name__)
@@ -156,8 +157,21 @@ class VkTransport:
             attachment = await self._photo_attachment(peer, str(p["file"]), p.get("source_platform") or "vk")
             return await self._send(item, plain_text(p.get("caption") or ""), p.get("keyboard"),
                                     attachment=attachment)
+        if kind in ("photo_bytes", "document_bytes"):
+            # a file the bot made itself (a chart, a report): uploaded to VK, then sent
+            data = base64.b64decode(p["data"])
+            if kind == "photo_bytes":
+                attachment = await self.client.upload_photo(peer, data)
+            else:
+                attachment = await self.client.upload_document(peer, data, p.get("filename") or "file.bin")
+            return await self._send(item, plain_text(p.get("caption") or ""), None, attachment=attachment)
         if kind == "location":
             return await self._send(item, "", None, lat=p["lat"], long=p["lon"])
+        if kind == "leave":
+            if peer > CHAT_PEER_BASE:
+                await self.client.call("messages.removeChatUser", chat_id=peer - CHAT_PEER_BASE,
+                                       member_id=-self.client.group_id)
+            return []
         if kind == "edit":
             if item.target_message_id is None:
                 raise PermanentError("edit without a target message")

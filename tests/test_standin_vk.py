@@ -4,6 +4,7 @@ and the sandbox page's view of it."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from vk_api.exceptions import ApiError, ApiHttpError
 from vk_api.keyboard import VkKeyboard
 from vk_api.upload import VkUpload
 
+from bot.outbox import PermanentError
 from bot.standin.telegram import TelegramStandin
 from bot.standin.telegram_media import make_png
 from bot.standin.vk import VkStandin
@@ -258,3 +260,36 @@ async def test_sandbox_page_shows_and_drives_linked_vk_chats(vk: VkStandin) -> N
             assert {"id": f"vk:{event_id}", "text": "Спасибо!", "show_alert": False} in notices
     finally:
         await tg.stop()
+
+
+async def test_transport_sends_files_the_bot_made_and_leaves_a_chat(vk: VkStandin) -> None:
+    from bot.outbox import Outgoing
+    from bot.vk_client import VkClient
+    from bot.vk_transport import VkTransport
+
+    client_ = VkClient(vk.token, vk.group_id, api_url=vk.base_url, request_timeout=5)
+    transport = VkTransport(client_)
+    chart = make_png(64, 48, (200, 60, 60))
+    workbook = b"PK\x03\x04 a workbook"
+    try:
+        def item(row: int, payload: dict[str, Any]) -> Outgoing:
+            return Outgoing(id=row, platform="vk", chat_id=str(CHAT), payload=payload, appeal_id=None)
+
+        [photo_id] = await transport.deliver(item(1, {
+            "type": "photo_bytes", "data": base64.b64encode(chart).decode(), "filename": "rating.png",
+            "caption": "<b>Рейтинг</b> за неделю"}))
+        [doc_id] = await transport.deliver(item(2, {
+            "type": "document_bytes", "data": base64.b64encode(workbook).decode(), "filename": "report.xlsx",
+            "caption": "Отчёт"}))
+        photo_message = vk.current(CHAT, int(photo_id))
+        assert photo_message["text"] == "Рейтинг за неделю"
+        url = photo_message["attachments"][0]["photo"]["sizes"][-1]["url"]
+        assert vk.photo_bytes(url.rsplit("/", 1)[1]) == chart
+        doc = vk.current(CHAT, int(doc_id))["attachments"][0]["doc"]
+        assert doc["title"] == "report.xlsx" and vk.doc_bytes(doc["url"].rsplit("/", 1)[1]) == workbook
+
+        assert await transport.deliver(item(3, {"type": "leave"})) == []
+        with pytest.raises(PermanentError):  # gone from the chat: 917, not worth retrying
+            await transport.deliver(item(4, {"type": "text", "text": "ещё"}))
+    finally:
+        client_.close()

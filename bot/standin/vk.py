@@ -134,6 +134,9 @@ class VkStandin:
         self._peers: dict[int, _Peer] = {}
         self._photos: dict[str, _Photo] = {}
         self._uploads: dict[str, tuple[bytes, int]] = {}  # upload token -> (image, peer_id)
+        self._docs: dict[str, JSON] = {}  # path -> {"data", "title", "id", "owner_id"}
+        self._doc_uploads: dict[str, tuple[bytes, str]] = {}  # upload token -> (file, its name)
+        self._doc_seq = itertools.count(670000001)
         self._photo_seq = itertools.count(457239017)
         self._colour_seq = itertools.count(0)
         self._message_seq = itertools.count(1)  # global ids of private-dialog messages
@@ -165,6 +168,9 @@ class VkStandin:
             "messages.sendMessageEventAnswer": self._m_event_answer,
             "photos.getMessagesUploadServer": self._m_upload_server,
             "photos.saveMessagesPhoto": self._m_save_photo,
+            "docs.getMessagesUploadServer": self._m_doc_upload_server,
+            "docs.save": self._m_save_doc,
+            "messages.removeChatUser": self._m_remove_chat_user,
         }
         self.app = self._build_app()
 
@@ -176,6 +182,8 @@ class VkStandin:
         app.router.add_get("/lp/{group_id}", self._handle_long_poll)
         app.router.add_post("/upload/photo", self._handle_upload)
         app.router.add_get("/photos/{path}", self._handle_photo)
+        app.router.add_post("/upload/doc", self._handle_doc_upload)
+        app.router.add_get("/docs/{path}", self._handle_doc)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -548,6 +556,25 @@ class VkStandin:
         photo = json.dumps([{"photo": token, "sizes": [], "kid": token}])
         return web.json_response({"server": 1, "photo": photo, "hash": self._upload_hash(token)})
 
+    async def _handle_doc_upload(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        upload = form.get("file")
+        if not isinstance(upload, web.FileField):
+            return web.json_response({"error": "no file"})
+        token = f"doc{next(self._upload_seq)}"
+        self._doc_uploads[token] = (upload.file.read(), upload.filename or "file")
+        return web.json_response({"file": token})
+
+    async def _handle_doc(self, request: web.Request) -> web.Response:
+        doc = self._docs.get(request.match_info["path"])
+        if doc is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=doc["data"], content_type="application/octet-stream")
+
+    def doc_bytes(self, path: str) -> bytes | None:
+        doc = self._docs.get(path)
+        return None if doc is None else bytes(doc["data"])
+
     async def _handle_photo(self, request: web.Request) -> web.Response:
         photo = self._photos.get(request.match_info["path"])
         if photo is None:
@@ -688,8 +715,14 @@ class VkStandin:
         found: list[JSON] = []
         for ref in filter(None, (raw or "").split(",")):
             ref = ref.strip()
+            if ref.startswith("doc"):
+                doc = next((d for d in self._docs.values() if f"doc{d['owner_id']}_{d['id']}" == ref), None)
+                if doc is None:
+                    raise _invalid(f"attachment: doc {ref!r} not found")
+                found.append({"type": "doc", "doc": self._doc_object(doc)})
+                continue
             if not ref.startswith("photo"):
-                raise _invalid(f"attachment: the stand-in serves photos only, got {ref!r}")
+                raise _invalid(f"attachment: the stand-in serves photos and docs only, got {ref!r}")
             parts = ref[5:].split("_")
             photo = next((p for p in self._photos.values()
                           if len(parts) >= 2 and f"{p.owner_id}_{p.id}" == f"{parts[0]}_{parts[1]}"), None)
@@ -866,6 +899,44 @@ class VkStandin:
             raise VkError(1, "Unknown error occurred: the upload is unknown or the hash is wrong")
         data, _ = self._uploads.pop(token)
         return [self._photo_object(self._store_photo(-self.group_id, data))]
+
+    def _m_doc_upload_server(self, params: dict[str, str]) -> JSON:
+        peer_id = self._int(params, "peer_id", required=False) or 0
+        return {"upload_url": f"{self.base_url}/upload/doc?peer={peer_id}"}
+
+    def _doc_object(self, doc: JSON) -> JSON:
+        return {"id": doc["id"], "owner_id": doc["owner_id"], "title": doc["title"], "size": len(doc["data"]),
+                "ext": doc["ext"], "url": f"{self.base_url}/docs/{doc['path']}", "date": int(time.time()),
+                "type": 8}
+
+    def _m_save_doc(self, params: dict[str, str]) -> JSON:
+        upload = self._doc_uploads.pop(params.get("file", ""), None)
+        if upload is None:
+            raise _invalid("file is undefined")
+        data, filename = upload
+        ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        if not ext:
+            raise VkError(1, "Unknown error occurred: a document needs an extension")
+        doc_id = next(self._doc_seq)
+        path = f"{-self.group_id}_{doc_id}.{ext}"
+        doc = {"id": doc_id, "owner_id": -self.group_id, "title": params.get("title") or filename, "ext": ext,
+               "data": data, "path": path}
+        self._docs[path] = doc
+        return {"type": "doc", "doc": self._doc_object(doc)}
+
+    def _m_remove_chat_user(self, params: dict[str, str]) -> int:
+        chat_id = self._int(params, "chat_id")
+        member_id = self._int(params, "member_id")
+        assert chat_id is not None and member_id is not None
+        peer = self._peers.get(CHAT_PEER_BASE + chat_id)
+        if peer is None or -self.group_id not in peer.members:
+            raise VkError(917, "You don't have access to this chat")
+        if member_id not in peer.members:
+            raise VkError(935, "User not found in chat")
+        if member_id != -self.group_id:
+            raise VkError(15, "Access denied: the stand-in lets the community remove only itself")
+        peer.members.discard(member_id)
+        return 1
 
     # ------------------------------------------------------------------ the sandbox page
 
