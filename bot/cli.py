@@ -20,6 +20,11 @@ def _setup_logging(level: str) -> None:
     )
     # aiogram logs every handled update at INFO; the ids say nothing an operator needs
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    # an access log line would carry a request path, and the Bot API's paths carry the token
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    from bot import logsafety
+
+    logsafety.install([os.environ.get("OTKLIK_TELEGRAM_TOKEN"), os.environ.get("OTKLIK_VK_TOKEN")])
 
 
 def _config_path(args: argparse.Namespace) -> Path:
