@@ -93,6 +93,12 @@ class VkClient:
         events = await asyncio.to_thread(longpoll.check)
         return events, None if longpoll.ts is None else str(longpoll.ts)
 
+    def position(self) -> str | None:
+        """The position (ts) the next check asks from."""
+        if self._longpoll is None or self._longpoll.ts is None:
+            return None
+        return str(self._longpoll.ts)
+
     async def resume_from(self, ts: str) -> None:
         """Ask from an earlier position next time (one stored before a restart). Should VK no longer
         keep events that old, it answers failed: 1 and vk-api moves on to its current position."""

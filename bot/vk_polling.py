@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.vk_client import VkClient
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 SNACKBAR_LIMIT = 90
 # the long-poll position is kept as a processed_updates row: committed with the batch it follows
 POSITION = "vk-lp"
+# failures of the database itself (gone, locked, out of connections), as opposed to a bad event
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout, ConnectionError)
 
 
 class VkPoller:
@@ -35,12 +39,17 @@ class VkPoller:
         self.wake = wake
 
     async def run(self) -> None:
-        stored = await self.stored_position()
+        try:
+            stored = await self.stored_position()
+        except Exception:  # a database away at start costs the events of the downtime, not the poller
+            log.exception("VK long-poll position could not be read; starting from VK's current one")
+            stored = None
         if stored is not None:
             # events that came while the bot was down are still on VK's side: ask from where we stopped
             await self.client.resume_from(stored)
         backoff = 1.0
         while True:
+            before = self.client.position()
             try:
                 events, position = await self.client.events()
             except asyncio.CancelledError:
@@ -50,14 +59,22 @@ class VkPoller:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            backoff = 1.0
-            if events:
-                await self.handle_batch([event.raw for event in events], position)
+            if not events or await self.handle_batch([event.raw for event in events], position):
+                backoff = 1.0
+                continue
+            # the database is away: nothing of the batch is lost, it is asked for again after a pause
+            if before is not None:
+                await self.client.resume_from(before)
+            log.warning("database unavailable; %d VK events wait, retrying in %.0fs", len(events), backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
 
-    async def handle_batch(self, events: list[dict[str, Any]], position: str | None = None) -> None:
+    async def handle_batch(self, events: list[dict[str, Any]], position: str | None = None) -> bool:
+        """Handle a batch; False when the database failed and the batch must come again (its events
+        are recognised by their keys, so what was stored of it is not done twice)."""
         wanted = [raw for raw in events if raw.get("type") in HANDLED]
         if not wanted:
-            return  # our own messages echoed back (message_reply): nothing to store, nothing to lose
+            return True  # our own messages echoed back (message_reply): nothing to store, nothing to lose
         # names come over the network: fetched before the transaction, not while it holds the database
         names = await self.client.names(self.dispatcher.people(wanted))
         answers: list[PressAnswer] = []
@@ -77,6 +94,10 @@ class VkPoller:
             for raw in wanted:
                 try:
                     answer = await self.dispatcher.feed(raw, names)
+                except DATABASE_DOWN:
+                    # not this event's fault: skipping it would lose it
+                    log.exception("VK event %s: the database failed", raw.get("event_id"))
+                    return False
                 except Exception:
                     log.exception("VK event %s could not be handled", raw.get("event_id"))
                     continue
@@ -90,6 +111,7 @@ class VkPoller:
         self.wake()
         for answer in answers:
             await self._answer(answer)
+        return True
 
     def _position_prefix(self) -> str:
         return f"{self.client.group_id}:"

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
 
 from routing.lifecycle import Status
+from storage import repository
 from tests.conftest import (
     CITIZEN,
     VK_ACCOUNT,
@@ -311,3 +316,26 @@ async def test_a_vk_account_refuses_an_appeal_with_a_reason_and_it_goes_to_triag
     await stand.wait(CITIZEN, "передаётся другому исполнителю")
     await vk.wait_for(lambda: "передано в ЦУР" in vk.current(VK_ACCOUNT_PEER, card["conversation_message_id"])["text"])
     assert "keyboard" not in vk.current(VK_ACCOUNT_PEER, card["conversation_message_id"])
+
+
+async def test_a_database_outage_loses_no_vk_event(vk_stand: Stand, monkeypatch: pytest.MonkeyPatch) -> None:
+    stand, vk = vk_stand, vk_stand.vk_side
+    down = True
+    real = repository.mark_processed
+
+    async def flaky(*args: Any, **kwargs: Any) -> bool:
+        if down:
+            raise OperationalError("INSERT INTO processed_updates ...", {}, Exception("server closed the connection"))
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(repository, "mark_processed", flaky)
+    stand.vk_citizen_says(POTHOLE)
+    stand.vk_citizen_says(NO_PLACE, user=VK_CITIZEN2)
+    await asyncio.sleep(2.5)
+    assert await stand.appeals() == []
+    assert vk.pending_events() == 2  # asked for again and again, never moved past
+    down = False
+    await vk.wait_bot_message(VK_CITIZEN, "принято", timeout=30)
+    await vk.wait_bot_message(VK_CITIZEN2, "принято", timeout=30)
+    await stand.idle(timeout=30)
+    assert len(await stand.appeals()) == 2
