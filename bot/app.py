@@ -147,7 +147,9 @@ class OtklikApp:
         groups = found.get("groups", []) if isinstance(found, dict) else found
         log.info("VK community club%s started", groups[0].get("id") if groups else self.vk.group_id)
         await self.vk.open_longpoll()  # what citizens write from now on is delivered, even before the first check
-        self.vk_poller = VkPoller(self.vk, VkDispatcher(self.desk), self.db, self.outbox.wake)
+        self.vk_poller = VkPoller(
+            self.vk, VkDispatcher(self.desk, supervision=self.supervision), self.db, self.outbox.wake
+        )
 
     async def _poll(self) -> None:
         """Long polling with group commit. Each getUpdates batch is handled in order (a chat's

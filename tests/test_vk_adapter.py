@@ -35,7 +35,8 @@ def test_commands_of_citizens_and_staff() -> None:
     assert command_of(message(text="что-то", payload='{"command":"start"}')) == "start"
     assert command_of(message(text="/my")) == "my"
     assert command_of(message(text=" /NEW ")) == "new"
-    assert command_of(message(text="/my обращения")) is None
+    assert command_of(message(text="/rating 2026-11")) == "rating"  # a command reads its first word
+    assert command_of(message(text="Начать сначала")) is None
     assert command_of(message(text="Яма на дороге")) is None
     chat = {"peer_id": 2000000001}
     assert command_of(message(text="[club229000001|@otklik], /open", **chat)) == "open"

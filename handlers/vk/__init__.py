@@ -4,12 +4,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handlers.vk import citizen, staff
 from handlers.vk.convert import command_of, event_key, is_chat, to_action, to_inbound
 from routing import texts
 from routing.desk import AppealDesk
+
+if TYPE_CHECKING:
+    from bot.supervision import SupervisorDesk
 
 log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -27,8 +30,9 @@ class PressAnswer:
 
 
 class VkDispatcher:
-    def __init__(self, desk: AppealDesk) -> None:
+    def __init__(self, desk: AppealDesk, supervision: SupervisorDesk | None = None) -> None:
         self.desk = desk
+        self.supervision = supervision  # /rating and /problems in the supervisors' chat
 
     @staticmethod
     def people(events: Iterable[JSON]) -> set[int]:
@@ -50,7 +54,7 @@ class VkDispatcher:
             message = obj.get("message") or {}
             inbound = to_inbound(message, names, key=key)
             if is_chat(int(message["peer_id"])):
-                await staff.on_message(self.desk, inbound, command_of(message))
+                await staff.on_message(self.desk, inbound, command_of(message), self.supervision)
             elif not message.get("action"):
                 await citizen.on_message(self.desk, inbound, command_of(message))
             return None

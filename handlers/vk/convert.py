@@ -53,7 +53,8 @@ def text_of(message: JSON) -> str:
 
 
 def command_of(message: JSON) -> str | None:
-    """'start', 'help', 'open' … when the message is a bare command, else None."""
+    """'start', 'help', 'open', 'rating' … when the message is a command (its first word, as
+    Telegram reads "/rating 2026-11"), else None."""
     payload = message.get("payload")
     if payload:
         try:
@@ -63,10 +64,10 @@ def command_of(message: JSON) -> str | None:
         if isinstance(parsed, dict) and parsed.get("command") == "start":
             return "start"
     words = text_of(message).strip().split()
-    if len(words) != 1:
+    if not words:
         return None
     word = words[0].lower()
-    if word in _START_WORDS:
+    if word in _START_WORDS and len(words) == 1:
         return "start"
     if word.startswith("/") and len(word) > 1:
         return word[1:].split("@", 1)[0]

@@ -5,17 +5,27 @@ only from its participants, and keeps no anonymous senders (a community posting 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from handlers.vk.convert import PLATFORM, parse_action
 from routing import texts
 from routing.desk import AppealDesk
 from routing.inbound import InboundAction, InboundMessage
 
+if TYPE_CHECKING:
+    from bot.supervision import SupervisorDesk
+
 log = logging.getLogger(__name__)
 _unknown_chats_told: set[str] = set()
 
 
-async def on_message(desk: AppealDesk, inbound: InboundMessage, command: str | None) -> None:
+async def on_message(
+    desk: AppealDesk, inbound: InboundMessage, command: str | None, supervision: SupervisorDesk | None = None
+) -> None:
+    if command in ("rating", "problems") and supervision is not None:
+        # the supervisors' charts; SupervisorDesk itself refuses them outside the supervisors' chat
+        await supervision.command(inbound, command)
+        return
     if desk.chat_role(PLATFORM, inbound.chat_id).kind == "unknown":
         if inbound.chat_id not in _unknown_chats_told:
             # how an admin learns a new chat's peer id for accounts[].vk_peer; once per chat, not per message

@@ -339,3 +339,10 @@ async def test_a_database_outage_loses_no_vk_event(vk_stand: Stand, monkeypatch:
     await vk.wait_bot_message(VK_CITIZEN2, "принято", timeout=30)
     await stand.idle(timeout=30)
     assert len(await stand.appeals()) == 2
+
+
+async def test_supervisors_commands_reach_the_supervision_desk_from_vk(vk_stand: Stand) -> None:
+    stand, vk = vk_stand, vk_stand.vk_side
+    vk.user_sends(VK_ACCOUNT_PEER, VK_OFFICIAL, "/rating 2026-11")
+    refusal = await stand.vk_wait(VK_ACCOUNT_PEER)
+    assert "кураторов" in refusal["text"]  # charts are for the supervisors' chat only
