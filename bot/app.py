@@ -10,7 +10,11 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import ClientDecodeError, TelegramRetryAfter
 from aiogram.types import Update
+from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.config import OtklikConfig
 from bot.media import MediaFetcher
@@ -32,6 +36,9 @@ from routing.table import RoutingTable
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+# failures of the database itself (gone, locked, out of connections), as opposed to a bad update
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout, ConnectionError)
 
 
 def update_key(update: Update) -> str | None:
@@ -166,18 +173,63 @@ class OtklikApp:
                 )
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # network trouble, Telegram 5xx: wait and ask again
-                log.warning("getUpdates failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
-                await asyncio.sleep(backoff)
+            except ClientDecodeError as exc:
+                # an update aiogram can't read must not stop the bot for everyone: take the batch
+                # update by update and skip only what can't be read
+                updates, last_id = self._readable_updates(exc.data)
+                if last_id is None:
+                    log.warning("getUpdates answer could not be read; retrying in %.0fs", backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                done = await self._handle_batch(updates) if updates else 0
+                offset = last_id + 1 if done == len(updates) else updates[done].update_id
+                continue
+            except Exception as exc:  # network trouble, Telegram 5xx or 429: wait and ask again
+                wait = max(backoff, float(exc.retry_after)) if isinstance(exc, TelegramRetryAfter) else backoff
+                log.warning("getUpdates failed (%s); retrying in %.0fs", type(exc).__name__, wait)
+                await asyncio.sleep(wait)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            backoff = 1.0
             if not updates:
+                backoff = 1.0
                 continue
-            await self._handle_batch(updates)
-            offset = updates[-1].update_id + 1
+            done = await self._handle_batch(updates)
+            if done == len(updates):
+                backoff = 1.0
+                offset = updates[-1].update_id + 1
+                continue
+            # the database is away: confirm only what is stored, ask for the rest again after a pause
+            offset = updates[done].update_id
+            log.warning("database unavailable; %d updates wait at Telegram, retrying in %.0fs",
+                        len(updates) - done, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
 
-    async def _handle_batch(self, updates: list[Update]) -> None:
+    def _readable_updates(self, data: Any) -> tuple[list[Update], int | None]:
+        """From a getUpdates answer aiogram refused: the updates it can read, and the last update
+        id (None when even the ids can't be told, so nothing may be skipped)."""
+        raw = data.get("result") if isinstance(data, dict) and data.get("ok") else None
+        if not isinstance(raw, list):
+            return [], None
+        readable: list[Update] = []
+        last_id: int | None = None
+        for item in raw:
+            update_id = item.get("update_id") if isinstance(item, dict) else None
+            if not isinstance(update_id, int):
+                return [], None
+            last_id = update_id if last_id is None else max(last_id, update_id)
+            try:
+                readable.append(Update.model_validate(item, context={"bot": self.bot}))
+            except ValidationError as exc:
+                # the fields' names only: their values are people's messages
+                where = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:3])
+                log.error("update %s could not be read (%s); skipped", update_id, where)
+        return readable, last_id
+
+    async def _handle_batch(self, updates: list[Update]) -> int:
+        """Handle a batch; returns how many of its updates, from the start, are done with (stored,
+        or given up on as broken). Fewer than all: the database failed and the rest must wait."""
         from storage.repository import prefetch_citizens, prefetch_processed
 
         try:
@@ -193,12 +245,18 @@ class OtklikApp:
             # something in the batch failed and nothing of it was stored: go one by one, so that
             # one bad update costs only itself
             log.exception("a batch of %d updates failed; handling them one by one", len(updates))
-            for update in updates:
+            for index, update in enumerate(updates):
                 try:
                     await self.dispatcher.feed_update(self.bot, update)
+                except DATABASE_DOWN:
+                    # not this update's fault: skipping it would lose it, so stop here unconfirmed
+                    log.exception("update %s: the database failed", update.update_id)
+                    self.outbox.wake()
+                    return index
                 except Exception:
                     log.exception("update %s could not be handled", update.update_id)
         self.outbox.wake()
+        return len(updates)
 
     async def stop(self) -> None:
         self._stopping = True

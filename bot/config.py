@@ -170,6 +170,15 @@ class ClassifierConfig(_Model):
         return self
 
 
+class LimitsConfig(_Model):
+    """`limits:` — protection against a citizen flooding the bot (and through it the officials)."""
+
+    # at most this many messages from one citizen in any `citizen_window_seconds` (an album counts
+    # once); the excess is kept in the appeal but not answered or relayed one by one; 0 = no limit
+    citizen_messages: int = Field(20, ge=0)
+    citizen_window_seconds: float = Field(60.0, gt=0)
+
+
 # (key path parts, message) — the path is mapped to a YAML line by load_config.
 Loc = tuple[str | int, ...]
 _Finding = tuple[Loc, str]
@@ -191,6 +200,7 @@ class OtklikConfig(_Model):
     sla: SlaConfig = SlaConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     # Not a field: where the file lives is not something the file itself may say.
     _config_dir: Path = PrivateAttr(default_factory=Path.cwd)

@@ -38,8 +38,13 @@ _TAG = re.compile(r"<[^>]+>")
 
 
 def visible_length(html: str) -> int:
-    """Length as Telegram counts it: after the markup is parsed."""
-    return len(unescape(_TAG.sub("", html)))
+    """Length as Telegram counts it: after the markup is parsed, in UTF-16 code units (an emoji
+    outside the Basic Multilingual Plane counts two)."""
+    return utf16_length(unescape(_TAG.sub("", html)))
+
+
+def utf16_length(text: str) -> int:
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
 
 
 def strip_html(html: str) -> str:
@@ -74,20 +79,23 @@ def _cut_point(line: str, limit: int) -> int:
     visible = 0
     last_space = -1
     i = 0
-    while i < len(line) and visible < limit:
+    while i < len(line):
         char = line[i]
         if char == "<":
             i = line.index(">", i) + 1
             continue
+        step = 1
         if char == "&":
             end = line.find(";", i)
-            i = end + 1 if end != -1 and end - i <= 10 else i + 1
-            visible += 1
-            continue
+            if end != -1 and end - i <= 10:
+                step = end + 1 - i
+        width = utf16_length(unescape(line[i : i + step]))
+        if visible + width > limit:
+            break
         if char == " ":
             last_space = i
-        visible += 1
-        i += 1
+        visible += width
+        i += step
     return last_space if last_space > len(line) // 4 else i
 
 

@@ -4,6 +4,7 @@ everything that must be said as a consequence. Nothing here knows aiogram or vk_
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,13 +17,14 @@ from routing import answer_quality, problems, texts
 from routing.classification import Classifier
 from routing.clock import Clock
 from routing.deadlines import DeadlineWatch
+from routing.flood import Flood, FloodGuard
 from routing.inbound import ActionResult, Button, InboundAction, InboundMessage, Keyboard, Sender
 from routing.invites import ChatBindings, ChatInvites
 from routing.lifecycle import OPEN, WITH_ACCOUNT, Status, can_move
 from routing.privacy import PrivacyDesk
 from routing.table import RoutingTable
 from storage import repository as repo
-from storage.models import Appeal, Citizen
+from storage.models import Appeal, AppealMessage, Citizen
 
 if TYPE_CHECKING:
     from bot.config import Account, OtklikConfig
@@ -64,6 +66,9 @@ class AppealDesk:
         self.clock = clock
         self.notify = notify
         self.tz = ZoneInfo(config.region.timezone)
+        # per-citizen flood control; its state lives in this process (see routing/flood.py)
+        self.flood = FloodGuard(config.limits.citizen_messages,
+                                timedelta(seconds=config.limits.citizen_window_seconds))
         # group chats bound to accounts by invite codes: they count like the config's chats
         self.bindings = ChatBindings()
         # reminders, escalation, /overdue and the digest: the sweep's side of the same deadlines
@@ -117,6 +122,8 @@ class AppealDesk:
         async with self.db.transaction() as s:
             if not await repo.mark_processed(s, msg.platform, msg.key, self.clock.now()):
                 return
+            if await self._flood_quiet(s, msg):
+                return
             citizen = await self._citizen(s, msg)
             citizen.greeted_at = citizen.greeted_at or self.clock.now()
             repo.enqueue(s, msg.platform, msg.chat_id, "greeting", _text(texts.GREETING), now=self.clock.now())
@@ -124,10 +131,10 @@ class AppealDesk:
         self.notify()
 
     async def citizen_help(self, msg: InboundMessage) -> None:
-        await self._reply_only(msg, "help", texts.HELP)
+        await self._reply_only(msg, "help", texts.HELP, flood=True)
 
     async def citizen_edited(self, msg: InboundMessage) -> None:
-        await self._reply_only(msg, "edited", texts.EDITED, reply_to=msg.message_id)
+        await self._reply_only(msg, "edited", texts.EDITED, reply_to=msg.message_id, flood=True)
 
     async def refuse(self, msg: InboundMessage, reason: str) -> None:
         """Tell the sender, in their chat, why their message was not acted on."""
@@ -137,6 +144,8 @@ class AppealDesk:
         async with self.db.transaction() as s:
             if not await repo.mark_processed(s, msg.platform, msg.key, self.clock.now()):
                 return
+            if await self._flood_quiet(s, msg):
+                return
             citizen = await self._citizen(s, msg)
             citizen.mode = "new_appeal"
             repo.enqueue(s, msg.platform, msg.chat_id, "new_mode", _text(texts.NEW_APPEAL_MODE), now=self.clock.now())
@@ -145,6 +154,8 @@ class AppealDesk:
     async def citizen_list(self, msg: InboundMessage) -> None:
         async with self.db.transaction() as s:
             if not await repo.mark_processed(s, msg.platform, msg.key, self.clock.now()):
+                return
+            if await self._flood_quiet(s, msg):
                 return
             citizen = await self._citizen(s, msg)
             appeals = await repo.citizen_appeals(s, citizen.id, limit=20)
@@ -164,6 +175,7 @@ class AppealDesk:
         async with self.db.transaction() as s:
             if not await repo.mark_processed(s, msg.platform, msg.key, now):
                 return
+            flood = self.flood.check(msg)
             try:
                 citizen = await self._citizen(s, msg, greet=True)
                 first_ever = "preface" in s.info
@@ -171,11 +183,16 @@ class AppealDesk:
                     # met before through a command, never greeted: the greeting opens this reply
                     citizen.greeted_at = now
                     s.info["preface"] = texts.GREETING
-                if msg.unsupported:
+                if flood is not Flood.OK:
+                    if await self._hold_excess(s, citizen, msg, flood):
+                        return
+                else:
+                    await self._release_held(s, citizen, msg)
+                text = visible_text(msg.text)
+                if msg.unsupported and not text:
                     what = texts.UNSUPPORTED_NAMES.get(msg.unsupported, texts.UNSUPPORTED_NAMES["other"])
                     self._reply(s, msg, "unsupported", _text(texts.UNSUPPORTED.format(what=what), reply_to=msg.message_id))
                     return
-                text = msg.text.strip()
                 if not text and not msg.photos and msg.location is None:
                     self._reply(s, msg, "empty", _text(texts.EMPTY_TEXT))
                     return
@@ -195,6 +212,11 @@ class AppealDesk:
                     if citizen.mode is not None:
                         citizen.mode = None
                     await self._new_appeal(s, citizen, msg, text)
+                if msg.unsupported:
+                    # the caption was taken, the attachment under it was not: the citizen must know
+                    what = texts.UNSUPPORTED_NAMES.get(msg.unsupported, texts.UNSUPPORTED_NAMES["other"])
+                    self._reply(s, msg, "unsupported",
+                                _text(texts.UNSUPPORTED_ATTACHMENT.format(what=what), reply_to=msg.message_id))
             finally:
                 s.info.pop("preface", None)  # never carried into another use-case of a batch
         self.notify()
@@ -660,11 +682,7 @@ class AppealDesk:
         appeal.updated_at = now
         self._log_event(s, appeal, msg.sender, "followup", None, {"message_id": msg.message_id})
         # the staff see follow-ups at once; before routing they are folded into the card instead
-        target: tuple[str, str] | None = None
-        if appeal.status in WITH_ACCOUNT and appeal.account_code:
-            target = self._account_chat(appeal.account_code)
-        elif appeal.status == Status.TRIAGE:
-            target = self._triage_chat()
+        target = self._followup_chat(appeal)
         if target is not None:
             self._forward_followup(s, appeal, target, msg, text)
         await s.flush()
@@ -753,11 +771,14 @@ class AppealDesk:
             head.append(texts.duplicate_card_line(appeal.duplicate_of))
         words = appeal.text
         # a card made in the same step as the appeal can't have follow-ups yet
-        extra = [] if fresh else await repo.citizen_texts(s, appeal.id, kinds=("followup",), before=appeal.routed_at)
+        extra = [] if fresh else await repo.citizen_texts(
+            s, appeal.id, kinds=("followup", "followup_held"), before=appeal.routed_at
+        )
         if extra:
             words += "\n" + "\n".join(f"➕ {t}" for t in extra if t)
-        if len(words) > CARD_TEXT_LIMIT:
-            words = words[:CARD_TEXT_LIMIT] + " …(продолжение ниже)"
+        cut = card_cut(words)
+        if cut < len(words):
+            words = words[:cut] + " …(продолжение ниже)"
         return "\n".join(head) + "\n\n" + texts.esc(words)
 
     async def _send_card(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, fresh: bool = False) -> None:
@@ -776,8 +797,9 @@ class AppealDesk:
 
     def _attach_media(self, s: AsyncSession, appeal: Appeal, platform: str, chat_id: str) -> None:
         now = self.clock.now()
-        if len(appeal.text) > CARD_TEXT_LIMIT:
-            rest = appeal.text[CARD_TEXT_LIMIT:]
+        cut = card_cut(appeal.text)
+        if cut < len(appeal.text):
+            rest = appeal.text[cut:]
             repo.enqueue(
                 s, platform, chat_id, "card_more",
                 _text(f"№{appeal.id}, продолжение:\n{texts.esc(rest)}", reply_to_role="card"),
@@ -1100,9 +1122,130 @@ class AppealDesk:
             return f"№{appeal.id} · {due} · {texts.esc(category)} · {texts.esc(place)} — {status}"
         return f"№{appeal.id} от {local:%d.%m.%Y} · {texts.esc(category)} — {status}"
 
-    async def _reply_only(self, msg: InboundMessage, purpose: str, body: str, reply_to: str | None = None) -> None:
+    # --- internals: flood control --------------------------------------------------------------
+
+    async def _flood_quiet(self, s: AsyncSession, msg: InboundMessage) -> bool:
+        """For a command or an edit: True when it is over the citizen's limit. It has nothing to
+        keep, so it is dropped; the first one over the limit gets the notice."""
+        verdict = self.flood.check(msg)
+        if verdict is Flood.OK:
+            return False
+        if verdict is Flood.FIRST_EXCESS:
+            citizen = await repo.citizen_by_user(s, msg.platform, msg.sender.user_id)
+            self._flood_notice(s, msg, await self._latest_open(s, citizen.id) if citizen else None)
+        return True
+
+    def _flood_notice(self, s: AsyncSession, msg: InboundMessage, appeal: Appeal | None) -> None:
+        limits = self.config.limits
+        number = appeal.id if appeal is not None and appeal.status != Status.DRAFT else None
+        self._reply(
+            s, msg, "flood_notice",
+            _text(texts.flood_notice(limits.citizen_messages, limits.citizen_window_seconds, number),
+                  reply_to=msg.message_id),
+            appeal_id=number,
+        )
+
+    async def _hold_excess(self, s: AsyncSession, citizen: Citizen, msg: InboundMessage, verdict: Flood) -> bool:
+        """A message over the citizen's limit. Its content goes into their open appeal, with no
+        answer and no relay: it is held until their next message within the limit (see
+        _release_held). Without content it is dropped. False: the usual path must take it, since
+        there is no registered open appeal to keep it in (its words start one, acknowledged)."""
+        text = visible_text(msg.text)
+        has_content = bool(text or msg.photos or msg.location is not None)
+        target: Appeal | None = None
+        if has_content:
+            if msg.reply_to is not None:
+                target = await repo.appeal_by_link(s, msg.platform, msg.chat_id, msg.reply_to)
+                if target is not None and (target.citizen_id != citizen.id or not self._takes_followups(target)):
+                    target = None
+            # /new is no reason to start another appeal in the middle of a flood
+            target = target or await self._latest_open(s, citizen.id)
+            if target is not None and target.status == Status.DRAFT:
+                target = None
+        if target is not None:
+            self._record_in(s, target, msg, "followup_held", text)
+            repo.add_link(s, msg.platform, msg.chat_id, msg.message_id, target.id, "citizen")
+            target.photos = [*target.photos, *msg.photos]
+            if msg.location is not None and target.latitude is None:
+                target.latitude, target.longitude = msg.location
+            target.updated_at = self.clock.now()
+            self.flood.set_held(msg.platform, msg.sender.user_id, True)
+        if verdict is Flood.FIRST_EXCESS:
+            self._flood_notice(s, msg, target or await self._latest_open(s, citizen.id))
+        return target is not None or not has_content
+
+    async def _release_held(self, s: AsyncSession, citizen: Citizen, msg: InboundMessage) -> None:
+        """The citizen writes within the limit again: what was held during their flood goes to the
+        officials as one list per appeal (then its photos and place), before this message."""
+        held = self.flood.held(msg.platform, msg.sender.user_id)
+        if held is False:
+            return
+        if held is None:
+            # a process that never held anything asks the database once, for what a previous one left
+            if self.flood.any_held_in_database is None:
+                self.flood.any_held_in_database = await repo.any_held_messages(s)
+            if not self.flood.any_held_in_database:
+                self.flood.set_held(msg.platform, msg.sender.user_id, False)
+                return
+        rows = await repo.held_messages(s, citizen.id)
+        self.flood.set_held(msg.platform, msg.sender.user_id, False)
+        by_appeal: dict[int, list[AppealMessage]] = {}
+        for row in rows:
+            row.kind = "followup"
+            by_appeal.setdefault(row.appeal_id, []).append(row)
+        for appeal_id, items in by_appeal.items():
+            appeal = await s.get(Appeal, appeal_id)
+            target = self._followup_chat(appeal) if appeal is not None else None
+            if appeal is None or target is None:
+                continue  # not with anyone yet: the card will carry them
+            if appeal.routed_at is not None:
+                # a card sent while they were held already shows those written before it
+                items = [m for m in items if m.created_at > appeal.routed_at]
+            if items:
+                self._forward_held(s, appeal, target, items)
+
+    def _forward_held(
+        self, s: AsyncSession, appeal: Appeal, target: tuple[str, str], items: list[AppealMessage]
+    ) -> None:
+        now = self.clock.now()
+        platform, chat = target
+        lines = [texts.FLOOD_DIGEST_FOR_ACCOUNT.format(number=appeal.id, count=len(items))]
+        lines += [f"➕ {texts.esc(m.text) if m.text else texts.FLOOD_DIGEST_NO_TEXT}" for m in items]
+        repo.enqueue(
+            s, platform, chat, "followup", _text("\n".join(lines), reply_to_role="card"),
+            appeal_id=appeal.id, link_role="followup", now=now,
+        )
+        for m in items:
+            for photo in m.photos:
+                repo.enqueue(
+                    s, platform, chat, "followup",
+                    {"type": "photo", "file": photo, "source_platform": m.platform, "caption": f"№{appeal.id}",
+                     "reply_to_role": "card"},
+                    appeal_id=appeal.id, link_role="followup", now=now,
+                )
+            if m.latitude is not None and m.longitude is not None:
+                repo.enqueue(
+                    s, platform, chat, "followup",
+                    {"type": "location", "lat": m.latitude, "lon": m.longitude, "reply_to_role": "card"},
+                    appeal_id=appeal.id, link_role="followup", now=now,
+                )
+
+    def _followup_chat(self, appeal: Appeal) -> tuple[str, str] | None:
+        """Where a citizen's follow-ups go at once: the account's chat, or triage's; before routing
+        they are folded into the card instead (None)."""
+        if appeal.status in WITH_ACCOUNT and appeal.account_code:
+            return self._account_chat(appeal.account_code)
+        if appeal.status == Status.TRIAGE:
+            return self._triage_chat()
+        return None
+
+    async def _reply_only(
+        self, msg: InboundMessage, purpose: str, body: str, reply_to: str | None = None, *, flood: bool = False
+    ) -> None:
         async with self.db.transaction() as s:
             if not await repo.mark_processed(s, msg.platform, msg.key, self.clock.now()):
+                return
+            if flood and await self._flood_quiet(s, msg):
                 return
             repo.enqueue(s, msg.platform, msg.chat_id, purpose, _text(body, reply_to=reply_to), now=self.clock.now())
         self.notify()
@@ -1115,6 +1258,32 @@ URGENT_NOTE = (
     "⚠️ Если есть угроза жизни или здоровью (запах газа, оборванные провода, пожар), "
     "звоните сразу <b>112</b>."
 )
+
+
+# characters that show nothing although Unicode does not call them spaces; people send them to get
+# past a client's refusal to send an empty message
+_INVISIBLE = frozenset("\u2800\u3164\u115f\u1160\uffa0")
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Mn", "Me", "Zs", "Zl", "Zp"})
+
+
+def visible_text(text: str) -> str:
+    """The text without surrounding whitespace, or '' when nothing in it would show (zero-width
+    spaces, joiners, direction marks...). Text that shows anything is kept as it is."""
+    stripped = text.strip()
+    if all(ch in _INVISIBLE or unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in stripped):
+        return ""
+    return stripped
+
+
+def card_cut(text: str) -> int:
+    """Where a card's words stop: CARD_TEXT_LIMIT counted as Telegram counts, in UTF-16 units (an
+    emoji outside the Basic Multilingual Plane is two), so a card never outgrows one message."""
+    units = 0
+    for i, ch in enumerate(text):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > CARD_TEXT_LIMIT:
+            return i
+    return len(text)
 
 
 def _chat_of(holder: Any, platform: str) -> str | None:

@@ -296,3 +296,22 @@ async def latest_message(session: AsyncSession, appeal_id: int, kind: str) -> Ap
             .limit(1)
         )
     ).scalar_one_or_none()
+
+
+async def held_messages(session: AsyncSession, citizen_id: int) -> Sequence[AppealMessage]:
+    """What a citizen sent over their flood limit and the officials have not been shown yet."""
+    await flush_deferred(session)
+    return (
+        await session.execute(
+            select(AppealMessage)
+            .join(Appeal, Appeal.id == AppealMessage.appeal_id)
+            .where(Appeal.citizen_id == citizen_id, AppealMessage.kind == "followup_held")
+            .order_by(AppealMessage.id)
+        )
+    ).scalars().all()
+
+
+async def any_held_messages(session: AsyncSession) -> bool:
+    await flush_deferred(session)
+    found = await session.execute(select(AppealMessage.id).where(AppealMessage.kind == "followup_held").limit(1))
+    return found.first() is not None

@@ -12,8 +12,9 @@ from routing.desk import AppealDesk
 
 def citizen_router() -> Router:
     router = Router(name="telegram-citizen")
-    router.message.filter(F.chat.type == "private")
-    router.edited_message.filter(F.chat.type == "private")
+    # other bots can't be citizens: their messages are not answered and leave no trace
+    router.message.filter(F.chat.type == "private", F.from_user.is_bot.is_(False))
+    router.edited_message.filter(F.chat.type == "private", F.from_user.is_bot.is_(False))
     router.callback_query.filter(F.message.chat.type == "private")
 
     @router.message(CommandStart())

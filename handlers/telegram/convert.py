@@ -36,11 +36,10 @@ def to_inbound(message: Message, *, key: str | None = None) -> InboundMessage:
     if message.venue is not None:
         location = (message.venue.location.latitude, message.venue.location.longitude)
         text = text or f"{message.venue.title}, {message.venue.address}"
-    unsupported = None
-    if not text and not photos and location is None:
-        unsupported = next((kind for kind in _UNSUPPORTED if getattr(message, kind, None) is not None), None)
-        if unsupported is None and message.text is None:
-            unsupported = "other"
+    # an attachment the bot can't pass on is named even under a caption: the citizen is told so
+    unsupported = next((kind for kind in _UNSUPPORTED if getattr(message, kind, None) is not None), None)
+    if unsupported is None and not text and not photos and location is None and message.text is None:
+        unsupported = "other"
     return InboundMessage(
         key=key or message_key(message),
         platform=PLATFORM,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatMemberStatus
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
@@ -49,7 +50,7 @@ class MembershipCheck:
 
 def staff_router(membership: MembershipCheck) -> Router:
     router = Router(name="telegram-staff")
-    router.message.filter(F.chat.type.in_(GROUPS))
+    router.message.filter(F.chat.type.in_(GROUPS), from_a_person_or_the_group)
     router.callback_query.filter(F.message.chat.type.in_(GROUPS))
 
     @router.message(Command("open"))
@@ -69,12 +70,15 @@ def staff_router(membership: MembershipCheck) -> Router:
     @router.message(F.reply_to_message)
     async def reply(message: Message, desk: AppealDesk, bot: Bot) -> None:
         user = message.from_user
-        if user is None or user.is_bot or desk.chat_role("tg", str(message.chat.id)).kind == "unknown":
+        if user is None or desk.chat_role("tg", str(message.chat.id)).kind == "unknown":
             return
         inbound = to_inbound(message)
         if message.sender_chat is not None:
-            # anonymous admins and linked channels: an answer must have a person behind it
+            # anonymous admins (Telegram sends them from @GroupAnonymousBot, a bot) and linked
+            # channels: an answer must have a person behind it, so say why it was not taken
             await desk.refuse(inbound, texts.ANSWER_REFUSED_ANONYMOUS)
+            return
+        if user.is_bot:
             return
         if not await membership.is_member(bot, message.chat.id, user.id):
             await desk.refuse(inbound, texts.ANSWER_REFUSED_NOT_MEMBER)
@@ -151,4 +155,24 @@ def staff_router(membership: MembershipCheck) -> Router:
             # unless an invite link brought it: then /start <code> follows (see handlers.telegram.invites)
             await on_unknown_group(bot, desk, event.chat.id)
 
+    @router.my_chat_member(F.chat.type == "channel")
+    async def added_to_channel(event: ChatMemberUpdated, bot: Bot) -> None:
+        # the bot never works in channels (nobody there can answer an appeal): leave any it is put in
+        joined = event.new_chat_member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR)
+        if joined:
+            log.warning("added to channel %s; leaving", event.chat.id)
+            try:
+                await bot.leave_chat(event.chat.id)
+            except TelegramAPIError as exc:  # removed again meanwhile: nothing left to leave
+                log.warning("could not leave channel %s: %s", event.chat.id, exc)
+
     return router
+
+
+def from_a_person_or_the_group(message: Message) -> bool:
+    """Group messages from other bots are ignored (they could talk to ours in a loop). Messages
+    posted as a chat — an anonymous admin or a channel, which Telegram shows as sent by a bot — are
+    not: an answer posted so is refused with a reason (see `reply`)."""
+    if message.sender_chat is not None:
+        return True
+    return message.from_user is not None and not message.from_user.is_bot
