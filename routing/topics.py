@@ -2,7 +2,8 @@
 
 Features are TF-IDF character n-grams of the normalised text (robust to typos and missing
 spaces), TF-IDF lemma n-grams (pymorphy3 folds «батареи», «батарей» into «батарея»), and an
-optional context value (what the bot already knows besides the text, e.g. a city district).
+optional context value (what the bot already knows besides the text, e.g. a city district)
+together with context x lemma crosses, so a word can point to different bodies in different contexts.
 Labels that name their context («Администрация Фрунзенского района» with district «Фрунзенский»)
 are learnt as one role across contexts, and the context picks the body. A linear SVM gives the
 scores; a softmax with a temperature fitted on held-out scores turns them into probabilities.
@@ -119,6 +120,9 @@ class TopicModelSettings:
     max_char_features: int | None = 300_000
     c: float = 0.3  # LinearSVC regularisation; 0.2–1 all do well on short texts
     context_weight: float = 1.0  # scale of the one-hot context block
+    # Lemma n-grams crossed with the context (a copy of the word block per context), kept when seen
+    # in at least this many rows of that context; 0 turns the crosses off.
+    context_cross_min_df: int = 2
     calibration_share: float = 0.25  # rows held out once to fit the probability temperature
     class_weight: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -239,6 +243,7 @@ class TopicModel:
         self.temperature = 1.0
         self.metadata: dict[str, Any] = {}
         self._contexts: dict[str, int] = {}  # context key -> its one-hot column
+        self._cross_keys: Any = None  # sorted int64 keys context column * word terms + word term id
         self._targets: list[str] = []  # what the SVM predicts: labels, or roles for context-bound labels
         self._role_labels: dict[str, dict[str, str]] = {}  # role -> context key -> label ("" = fallback)
         self._blocks: list[_Block] = []  # [char, word]
@@ -272,6 +277,7 @@ class TopicModel:
                                min_df=s.min_df, sublinear_tf=True, dtype=np.float32)
         folded, lemmas = self._prepare(texts)
         blocks = [char.fit_transform(folded), word.fit_transform(lemmas)]
+        self._cross_keys = None
         self._blocks = [_Block.from_vectorizer(char), _Block.from_vectorizer(word)]
         if self.uses_context:
             ctx = contexts if contexts is not None else [None] * len(texts)
@@ -281,7 +287,31 @@ class TopicModel:
             cols = [self._contexts[keys[i]] for i in rows]
             data = np.full(len(rows), s.context_weight, dtype=np.float32)
             blocks.append(csr_matrix((data, (rows, cols)), shape=(len(keys), len(self._contexts))))
+            context_of = np.array([self._contexts.get(k, -1) for k in keys], dtype=np.int64)
+            blocks.append(self._cross_block(blocks[1], context_of))
         return hstack(blocks, format="csr")
+
+    def _cross_block(self, word_block: csr_matrix, context_of: np.ndarray) -> csr_matrix:
+        """Each row's lemma n-grams again, in its context's own copy of the word block; rare crosses dropped."""
+        import numpy as np
+        from scipy.sparse import csr_matrix
+
+        width = word_block.shape[1]
+        word_block = word_block.tocsr()
+        row_of = np.repeat(np.arange(word_block.shape[0]), np.diff(word_block.indptr))
+        ctx = context_of[row_of]
+        keep = ctx >= 0
+        keys = ctx[keep] * width + word_block.indices[keep].astype(np.int64)
+        min_df = self.settings.context_cross_min_df
+        if min_df <= 0 or not len(keys):
+            self._cross_keys = np.zeros(0, dtype=np.int64)
+            return csr_matrix((word_block.shape[0], 0), dtype=np.float32)
+        unique, inverse, df = np.unique(keys, return_inverse=True, return_counts=True)
+        self._cross_keys = unique[df >= min_df]
+        column = np.cumsum(df >= min_df) - 1  # column of each kept key, among the kept ones
+        kept = (df >= min_df)[inverse]
+        return csr_matrix((word_block.data[keep][kept], (row_of[keep][kept], column[inverse][kept])),
+                          shape=(word_block.shape[0], len(self._cross_keys)), dtype=np.float32)
 
     def _new_svm(self) -> Any:
         from sklearn.svm import LinearSVC
@@ -367,6 +397,9 @@ class TopicModel:
         char, word = self._blocks
         word_offset = len(char.terms_list)
         context_offset = word_offset + len(word.terms_list)
+        cross_keys = self._cross_keys if self._cross_keys is not None else np.zeros(0, dtype=np.int64)
+        cross_offset = context_offset + len(self._contexts)
+        use_cross = self.uses_context and contexts is not None and len(cross_keys) > 0
         idf = np.concatenate([char.idf, word.idf]).astype(np.float32)
         for begin in range(0, len(texts), 256):  # chunks keep the gathered weights small
             chunk = texts[begin:begin + 256]
@@ -375,6 +408,7 @@ class TopicModel:
             segments: list[int] = []  # length of each (doc, block) run of features, to l2-normalise it
             extra_rows: list[int] = []
             extra_cols: list[int] = []
+            chunk_context = np.full(len(chunk), -1, dtype=np.int64)
             for n, text in enumerate(chunk):
                 ids, cnt = char.counts(self.normaliser.folded(text))
                 cols += ids
@@ -389,6 +423,7 @@ class TopicModel:
                     if column is not None:
                         extra_rows.append(n)
                         extra_cols.append(context_offset + column)
+                        chunk_context[n] = column
             if cols:
                 col_array = np.asarray(cols)
                 values = (1.0 + np.log(np.asarray(counts, dtype=np.float32))) * idf[col_array]
@@ -403,9 +438,35 @@ class TopicModel:
                 doc_starts = np.concatenate([[0], np.cumsum(doc_lengths)[:-1]])
                 filled = doc_lengths > 0
                 out[begin + np.flatnonzero(filled)] = np.add.reduceat(gathered, doc_starts[filled], axis=0)
+                if use_cross:
+                    self._add_crosses(out, begin, col_array - word_offset, values, lengths, chunk_context,
+                                      cross_keys, cross_offset, len(word.terms_list))
             for n, column in zip(extra_rows, extra_cols, strict=True):
                 out[begin + n] += self.settings.context_weight * self._weights[column]
         return out + self._intercept
+
+    def _add_crosses(self, out: np.ndarray, begin: int, word_ids: np.ndarray, values: np.ndarray,
+                     lengths: np.ndarray, chunk_context: np.ndarray, cross_keys: np.ndarray,
+                     cross_offset: int, width: int) -> None:
+        """Add the context x lemma cross weights of a chunk: each word-block entry, in its doc's context."""
+        import numpy as np
+
+        segment_doc = np.repeat(np.arange(len(lengths) // 2), 2)
+        segment_is_word = np.tile([False, True], len(lengths) // 2)
+        entry_doc = np.repeat(segment_doc, lengths)
+        entry_ctx = chunk_context[entry_doc]
+        mask = np.repeat(segment_is_word, lengths) & (entry_ctx >= 0)
+        if not mask.any():
+            return
+        keys = entry_ctx[mask] * width + word_ids[mask]
+        pos = np.minimum(np.searchsorted(cross_keys, keys), len(cross_keys) - 1)
+        found = cross_keys[pos] == keys
+        if not found.any():
+            return
+        docs = entry_doc[mask][found]
+        gathered = self._weights[cross_offset + pos[found]] * values[mask][found][:, None]
+        starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
+        out[begin + docs[starts]] += np.add.reduceat(gathered, starts, axis=0)
 
     def _label_map(self, key: str) -> np.ndarray:
         """Column in `classes` of each target, in one context (roles mean a different body per context)."""
@@ -468,6 +529,8 @@ class TopicModel:
         }
         blob = np.frombuffer(json.dumps(state, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
         arrays = {f"idf{i}": b.idf for i, b in enumerate(self._blocks)}
+        if self._cross_keys is not None and len(self._cross_keys):
+            arrays["cross_keys"] = self._cross_keys
         with (out / MODEL_FILE).open("wb") as fh:
             np.savez_compressed(fh, state=blob, weights=self._weights, intercept=self._intercept, **arrays)
         (out / META_FILE).write_text(json.dumps(self.metadata, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -489,6 +552,7 @@ class TopicModel:
                 state = json.loads(bytes(data["state"]).decode("utf-8"))
                 weights, intercept = data["weights"], data["intercept"]
                 idfs = [data[f"idf{i}"] for i in range(len(state["blocks"]))]
+                cross_keys = data["cross_keys"] if "cross_keys" in data.files else None
         except (OSError, ValueError, KeyError) as exc:
             raise ValueError(f"{model_file}: not a topic model file ({exc})") from None
         if state.get("format") != FORMAT_VERSION:
@@ -507,6 +571,7 @@ class TopicModel:
         model._blocks = [_Block(b["analyzer"], b["ngram_range"], b["terms"], idf)
                          for b, idf in zip(state["blocks"], idfs, strict=True)]
         model._weights, model._intercept = weights, intercept
+        model._cross_keys = cross_keys
         return model
 
 

@@ -183,3 +183,41 @@ def test_context_picks_the_body_of_a_role() -> None:
     assert model.predict(["автобус не пришёл"], ["Заволжский"])[0][0] == "Комитет по транспорту"
     proba = model.predict_proba(["крыша течёт"], ["Ленинский"])
     assert np.isclose(proba.sum(), 1.0)
+
+
+def _district_dependent_rows() -> tuple[list[str], list[str], list[str]]:
+    # The same words go to a different body in each district: only a context x word cross learns that.
+    rows = []
+    for i in range(8):
+        rows += [(f"сломана скамейка во дворе {i}", "Комитет по благоустройству", "Ленинский"),
+                 (f"сломана скамейка во дворе {i}", "Комитет по транспорту", "Кировский"),
+                 (f"автобус не пришел на остановку {i}", "Комитет по транспорту", "Ленинский"),
+                 (f"автобус не пришел на остановку {i}", "Комитет по благоустройству", "Кировский")]
+    texts, labels, contexts = zip(*rows, strict=True)
+    return list(texts), list(labels), list(contexts)
+
+
+def test_context_crosses_learn_a_district_specific_body(tmp_path: Path) -> None:
+    texts, labels, contexts = _district_dependent_rows()
+    model = TopicModel(TopicModelSettings(min_df=1)).fit(texts, labels, contexts)
+    assert model._cross_keys is not None and len(model._cross_keys)
+    assert model.predict(["скамейка сломана"], ["Ленинский"])[0][0] == "Комитет по благоустройству"
+    assert model.predict(["скамейка сломана"], ["Кировский"])[0][0] == "Комитет по транспорту"
+    # numpy-only prediction equals the scikit-learn training features times the weights.
+    expected = np.asarray(model._training_matrix(texts, contexts) @ model._weights) + model._intercept
+    assert np.allclose(expected, model._scores(texts, contexts), atol=1e-4)
+    # An unknown or missing context gets no crosses and still answers.
+    assert model.predict(["скамейка сломана"], ["Пушкинский"])[0][0] in model.classes
+    model.save(tmp_path / "m")
+    loaded = TopicModel.load(tmp_path / "m")
+    probe = ["сломана скамейка", "автобус не пришел"]
+    for district in ("Ленинский", "Кировский", ""):
+        assert np.allclose(loaded.predict_proba(probe, [district] * 2), model.predict_proba(probe, [district] * 2))
+
+
+def test_context_crosses_can_be_turned_off() -> None:
+    texts, labels, contexts = _district_dependent_rows()
+    model = TopicModel(TopicModelSettings(min_df=1, context_cross_min_df=0)).fit(texts, labels, contexts)
+    assert model._cross_keys is not None and not len(model._cross_keys)
+    expected = np.asarray(model._training_matrix(texts, contexts) @ model._weights) + model._intercept
+    assert np.allclose(expected, model._scores(texts, contexts), atol=1e-4)
