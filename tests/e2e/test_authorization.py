@@ -44,6 +44,7 @@ OTPISKA = "Ваше обращение рассмотрено. Информац�
 RYB = 2101  # a member of the Rybinsk administration's chat only
 UGL = 2102  # a member of the Uglich administration's chat only
 UNKNOWN_GROUP = -1009990001234
+OFFICIAL_UGL = 2103  # in the deadline test, a member of Uglich's chat
 
 
 def quick_config(config: OtklikConfig) -> OtklikConfig:
@@ -419,3 +420,47 @@ async def test_vk_presses_forged_for_other_appeals_do_nothing(vk_stand: Stand) -
         assert await vk_toast(forged) in (texts.NOT_YOURS, texts.STALE_BUTTON), data
     appeals, events, messages, citizens, bindings, _ = await state(s)
     assert (appeals, events, messages, bindings) == (before[0], before[1], before[2], before[4])
+
+
+# --- deadline alerts -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fast(database_url: str) -> Any:
+    from tests.e2e.test_deadlines_e2e import _stand, fast_config
+
+    async for clock_stand in _stand(quick_config(fast_config()), database_url):
+        yield clock_stand
+
+
+async def test_alerts_are_answered_only_in_the_accounts_chat(fast: Any) -> None:
+    from tests.e2e.test_deadlines_e2e import HIGHER
+
+    s = fast
+    t0 = s.clock.now()
+    s.citizen_says(RYBINSK_POTHOLE)
+    number = appeal_number(await s.wait(CITIZEN, "принято"))
+    ryb, ugl = s.chat("adm_rybinsk"), s.chat("adm_uglichsky")
+    await s.wait(ryb, f"№{number}")
+    await s.at(5, t0)
+    [reminder] = s.said(ryb, "Напоминание")
+    await s.at(25, t0)
+    [alert] = [m for m in s.tg.bot_messages(s.supervisors) if f"№{number}" in body(m)]
+    [higher] = [m for m in s.tg.bot_messages(HIGHER) if f"№{number}" in body(m)]
+    before = await state(s)
+    # a reply in the supervisors' or the higher chat answers nothing: they watch, the account answers
+    s.tg.set_member(s.supervisors, OPERATOR)
+    s.official_replies(s.supervisors, alert["message_id"], "Ответ куратора", user=OPERATOR)
+    s.official_replies(HIGHER, higher["message_id"], "Ответ вице-губернатора", user=OPERATOR)
+    # someone no longer in the account's chat, replying to its reminder
+    s.tg.set_member(ryb, STRANGER, "left")
+    chat = group_chat(ryb)
+    push(s.tg, "message", raw_message(chat, user(STRANGER), text="Ответ постороннего",
+                                      reply_to_message={"message_id": reminder["message_id"], "date": 0, "chat": chat}))
+    await s.wait(ryb, "только участники чата")
+    # /overdue in another account's chat does not show this appeal; in the higher chat it does
+    s.tg.user_sends(ugl, OFFICIAL_UGL, "/overdue")
+    assert body(await s.wait(ugl, texts.OVERDUE_EMPTY)) == texts.OVERDUE_EMPTY
+    s.tg.user_sends(HIGHER, OPERATOR, "/overdue")
+    assert f"№{number}" in body(await s.wait(HIGHER, "Просрочено"))
+    await unchanged_after(s, before)

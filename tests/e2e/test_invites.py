@@ -61,6 +61,9 @@ async def test_a_group_bound_by_invite_gets_cards_and_answers(stand: Stand) -> N
     # /open in the bound group lists the account's appeals
     stand.tg.user_sends(GROUP, NEW_OFFICIAL, "/open")
     assert f"№{number}" in body(await stand.wait(GROUP, "Открытые обращения"))
+    # the card's buttons work there for its members
+    stand.press(GROUP, card, "take:", user=NEW_OFFICIAL)
+    await stand.wait(CITIZEN, "взято в работу")
     stand.official_replies(GROUP, card["message_id"], "Бригада выехала, яму заделают сегодня.", user=NEW_OFFICIAL)
     answer = await stand.wait(CITIZEN, "Ответ по обращению")
     assert "Бригада выехала" in body(answer)
