@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -60,6 +61,25 @@ def build_classifier(config: OtklikConfig) -> Classifier:
     return KeywordClassifier(config)
 
 
+async def warm_up_classifier(classifier: Classifier, config: OtklikConfig) -> None:
+    """Load the model and the gazetteer now, off the event loop, so the first citizen does not wait
+    (on a first start the seed model trains here, a few seconds, and is cached for the next)."""
+    warm_up = getattr(classifier, "warm_up", None)
+    if warm_up is None:
+        log.info("classifier: %s", config.classifier.kind)
+        return
+    started = time.perf_counter()
+    await asyncio.to_thread(warm_up)
+    if config.classifier.kind != "model":
+        what = config.classifier.kind
+    elif config.classifier.uses_default_model:
+        what = "model (the seed model for the shipped rubric)"
+    else:
+        what = f"model {config.resolve_path(config.classifier.model_path or '')}"
+    log.info("classifier: %s, ready in %.1f s; below confidence %s an appeal goes to triage",
+             what, time.perf_counter() - started, config.routing.min_confidence)
+
+
 class OtklikApp:
     def __init__(
         self,
@@ -107,8 +127,10 @@ class OtklikApp:
         self.outbox = Outbox(self.db, self._transports(), self.clock, instance=self.instance,
                              limits=self.config.delivery)
         sla = SlaClock(self.config.sla, WorkingCalendar(self.config.calendar))
+        classifier = self._classifier or build_classifier(self.config)
+        await warm_up_classifier(classifier, self.config)
         self.desk = AppealDesk(
-            self.db, self.config, self._classifier or build_classifier(self.config), RoutingTable(self.config), sla,
+            self.db, self.config, classifier, RoutingTable(self.config), sla,
             self.clock, notify=self.outbox.wake,
         )
         # chats bound by invite codes count as their accounts' chats from the first update on

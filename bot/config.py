@@ -159,15 +159,21 @@ class VkSettings(_Model):
     group_id: Annotated[int, Strict(), Field(gt=0)]
 
 
+# `classifier.model_path` values (or none at all) that mean the seed model for the shipped rubric
+DEFAULT_MODEL_NAMES = frozenset({"", "default", "seed"})
+
+
 class ClassifierConfig(_Model):
     kind: Literal["keywords", "model"] = "keywords"
-    model_path: str | None = None  # relative paths resolve against the config file's folder
+    # a model written by `otklik train` (its folder or its .npz file); relative paths resolve against
+    # the config file's folder; absent or "default": the seed model for the shipped rubric
+    model_path: str | None = None
 
-    @model_validator(mode="after")
-    def _model_needs_path(self) -> Self:
-        if self.kind == "model" and not self.model_path:
-            raise ValueError("kind: model needs model_path (the trained model's file)")
-        return self
+    @property
+    def uses_default_model(self) -> bool:
+        return self.kind == "model" and (
+            self.model_path is None or self.model_path.strip().lower() in DEFAULT_MODEL_NAMES
+        )
 
 
 class LimitsConfig(_Model):
@@ -270,6 +276,10 @@ class OtklikConfig(_Model):
                 parts.append(f"vk {ref.vk_peer}")
             return ", ".join(parts) or "no chat"
 
+        classifier_model = ""
+        if self.classifier.kind == "model":
+            classifier_model = (" (the seed model for the shipped rubric)" if self.classifier.uses_default_model
+                                else f" ({self.resolve_path(self.classifier.model_path or '')})")
         refs: list[ChatRef] = [self.triage, self.supervisors, *self.accounts]
         placeholders = sum(is_placeholder_chat(r.telegram_chat) for r in refs)
         pairs = len(self.categories) * len(self.municipalities)
@@ -279,7 +289,7 @@ class OtklikConfig(_Model):
             f"Config folder: {self.config_dir}",
             f"Municipalities: {len(self.municipalities)}, categories: {len(self.categories)}, "
             f"accounts: {len(self.accounts)}",
-            f"Classifier: {self.classifier.kind}; below confidence {self.routing.min_confidence} "
+            f"Classifier: {self.classifier.kind}{classifier_model}; below confidence {self.routing.min_confidence} "
             "an appeal goes to triage",
             f"Triage chat: {chats(self.triage)}",
             f"Supervisors chat: {chats(self.supervisors)}",
@@ -514,7 +524,7 @@ def load_config(path: str | Path) -> OtklikConfig:
 
     config._config_dir = source.parent
     findings = cross_reference_findings(config)
-    if config.classifier.kind == "model" and config.classifier.model_path:
+    if config.classifier.kind == "model" and config.classifier.model_path and not config.classifier.uses_default_model:
         model_file = config.resolve_path(config.classifier.model_path)
         if not model_file.exists():
             findings.append(

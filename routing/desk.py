@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing import answer_quality, problems, texts
-from routing.classification import Classifier
+from routing.classification import Classification, Classifier, Suggestion
 from routing.clock import Clock
 from routing.deadlines import DeadlineWatch
 from routing.flood import Flood, FloodGuard
@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 # an answered appeal still collects the citizen's messages for a while (they often add a photo)
 FOLLOWUP_AFTER_ANSWER = timedelta(days=3)
 CARD_TEXT_LIMIT = 3500  # leaves room under Telegram's 4096 for the header and the status line
+# the classifier's guesses a triage card shows (and puts the accounts of first): at most this many,
+# each at least this likely
+TRIAGE_HINTS = 3
+TRIAGE_HINT_MIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -647,7 +651,10 @@ class AppealDesk:
             s, appeal, None, "registered", None,
             {"category": result.category, "category_confidence": round(result.category_confidence, 3),
              "municipality": result.municipality,
-             "municipality_confidence": round(result.municipality_confidence, 3), "urgent": appeal.urgent},
+             "municipality_confidence": round(result.municipality_confidence, 3), "urgent": appeal.urgent,
+             # a later triage card (after the citizen names the place, or an account refuses) shows them
+             "category_suggestions": [[x.code, x.confidence] for x in result.category_suggestions],
+             "municipality_suggestions": [[x.code, x.confidence] for x in result.municipality_suggestions]},
         )
         category_name = self.config.category(appeal.category).name
         due = self._describe_due(appeal.first_answer_due)
@@ -661,7 +668,8 @@ class AppealDesk:
                 appeal_id=appeal.id, link_role="ack",
             )
             return
-        account = await self._route(s, appeal, citizen, "system", confidence=result.category_confidence, fresh=True)
+        account = await self._route(s, appeal, citizen, "system", confidence=result.category_confidence, fresh=True,
+                                    hints=result)
         place = self.config.municipality(appeal.municipality).short_name
         body = texts.ack(
             appeal.id, category_name, place, account.name if account else None, due, to_triage=account is None
@@ -723,7 +731,7 @@ class AppealDesk:
 
     async def _route(
         self, s: AsyncSession, appeal: Appeal, citizen: Citizen, who: str, confidence: float = 1.0,
-        fresh: bool = False,
+        fresh: bool = False, hints: Classification | None = None,
     ) -> Account | None:
         """Send the appeal to its account, or to triage when unsure. Returns the account or None."""
         code = self.table.account_for(appeal.category or "other", appeal.municipality)
@@ -731,7 +739,7 @@ class AppealDesk:
         if code is None or unsure or self._account_chat(code) is None:
             self._move(s, appeal, Status.TRIAGE, who, "to_triage",
                        {"suggested": code, "unsure": unsure})
-            await self._send_triage_card(s, appeal, citizen, None, fresh=fresh)
+            await self._send_triage_card(s, appeal, citizen, None, fresh=fresh, hints=hints)
             return None
         account = self.config.account(code)
         appeal.account_code = code
@@ -852,7 +860,8 @@ class AppealDesk:
         return "🧭 <b>Нужен исполнитель</b>\n" + text
 
     async def _send_triage_card(
-        self, s: AsyncSession, appeal: Appeal, citizen: Citizen, reason: str | None, fresh: bool = False
+        self, s: AsyncSession, appeal: Appeal, citizen: Citizen, reason: str | None, fresh: bool = False,
+        hints: Classification | None = None,
     ) -> None:
         chat = self._triage_chat()
         if chat is None:
@@ -860,12 +869,33 @@ class AppealDesk:
             return
         platform, chat_id = chat
         detail = f"причина: {reason}" if reason else None
-        suggestions = self.table.accounts_for_triage(appeal.category or "other", appeal.municipality)
-        buttons = [Button(self.config.account(code).name[:60], f"route:{appeal.id}:{code}") for code in suggestions]
-        keyboard = Keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+        categories, places = await self._triage_hints(s, appeal, hints)
+        # the accounts the classifier's likely categories (and places) lead to, one a row, first;
+        # an account that has just refused the appeal goes last
+        refused = await repo.last_account(s, appeal.id) if reason else None
+        guessed: list[str] = []
+        for category in categories or [Suggestion(appeal.category or "other", 1.0)]:
+            for place in [appeal.municipality, *(p.code for p in places)]:
+                code = self.table.account_for(category.code, place)
+                if code is not None and code != refused and code not in guessed:
+                    guessed.append(code)
+        guessed = guessed[:TRIAGE_HINTS]
+        ordered = self.table.accounts_for_triage(appeal.category or "other", appeal.municipality)
+        rest = [c for c in ordered if c not in guessed and c != refused] + [c for c in ordered if c == refused]
+
+        def button(code: str) -> Button:
+            return Button(self.config.account(code).name[:60], f"route:{appeal.id}:{code}")
+
+        keyboard = Keyboard([[button(c)] for c in guessed] + [[button(c) for c in rest[i:i + 2]]
+                                                              for i in range(0, len(rest), 2)])
+        text = await self._triage_card_text(s, appeal, citizen, detail, fresh)
+        if categories or places:
+            hint = texts.triage_hints([(self.config.category(c.code).name, c.confidence) for c in categories],
+                                      [(self.config.municipality(p.code).short_name, p.confidence) for p in places])
+            head, _, body = text.partition("\n")
+            text = f"{head}\n{hint}\n{body}"
         repo.enqueue(
-            s, platform, chat_id, "triage_card",
-            _text(await self._triage_card_text(s, appeal, citizen, detail, fresh), keyboard=keyboard),
+            s, platform, chat_id, "triage_card", _text(text, keyboard=keyboard),
             appeal_id=appeal.id, link_role="triage_card", now=self.clock.now(),
         )
         for photo in appeal.photos:
@@ -875,6 +905,28 @@ class AppealDesk:
                  "caption": f"№{appeal.id}", "reply_to_role": "triage_card"},
                 appeal_id=appeal.id, link_role="card_part", now=self.clock.now(),
             )
+
+    async def _triage_hints(
+        self, s: AsyncSession, appeal: Appeal, result: Classification | None
+    ) -> tuple[list[Suggestion], list[Suggestion]]:
+        """The classifier's likely categories, and its likely municipalities when the place came
+        from the text or a location rather than from a person (else there is nothing to suggest)."""
+        if result is not None:
+            categories, places = list(result.category_suggestions), list(result.municipality_suggestions)
+        else:
+            detail = await repo.last_event_detail(s, appeal.id, "registered") or {}
+            categories, places = (
+                [Suggestion(str(code), float(conf)) for code, conf in detail.get(key) or []]
+                for key in ("category_suggestions", "municipality_suggestions")
+            )
+        known_categories = {c.code for c in self.config.categories}
+        categories = [c for c in categories if c.code in known_categories and c.confidence >= TRIAGE_HINT_MIN]
+        if appeal.municipality_source not in ("text", "location"):
+            places = []
+        places = [p for p in places if p.code in self._municipality_codes() and p.confidence >= TRIAGE_HINT_MIN]
+        if len(places) < 2:
+            places = []  # one candidate is the place the card already names
+        return categories[:TRIAGE_HINTS], places[:TRIAGE_HINTS]
 
     async def _appeal_for_account_action(
         self, s: AsyncSession, act: InboundAction, appeal_id: int

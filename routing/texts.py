@@ -177,6 +177,18 @@ OPEN_HEADER = "Открытые обращения ({count}), первыми —
 TRIAGE_HEADER = "Ждут выбора исполнителя ({count}):"
 
 
+def triage_hints(categories: list[tuple[str, float]], places: list[tuple[str, float]]) -> str:
+    """The classifier's guesses on a triage card: (name, confidence) of categories and, when the
+    place is not certain, of municipalities; the buttons of the accounts they lead to come first."""
+    def share(items: list[tuple[str, float]]) -> str:
+        return ", ".join(f"{esc(name)} {round(conf * 100)}%" for name, conf in items)
+
+    line = f"🤖 Похоже на: {share(categories)}" if categories else "🤖"
+    if places:
+        line += f"; место: {share(places)}"
+    return line
+
+
 def card_status_line(status: str, detail: str | None = None) -> str:
     name = STATUS_NAMES.get(status, status)
     return f"Статус: <b>{esc(name)}</b>" + (f" — {esc(detail)}" if detail else "")

@@ -19,8 +19,12 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from routing.topics import FORMAT_VERSION, MODEL_FILE, TopicModel, TopicModelSettings
+
+if TYPE_CHECKING:
+    from routing.corrections import Example
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +158,51 @@ def predict_csv(model_dir: str | Path, path: str | Path, text_column: str, out_p
     return count
 
 
+# ---- operators' corrections ------------------------------------------------------------------
+@dataclass
+class CorrectionsAdded:
+    added: int = 0
+    by_label: dict[str, int] = field(default_factory=dict)
+    unknown_label: int = 0  # neither the category nor the account is a label of the training data
+
+
+def add_corrections(table: Table, examples: Sequence[Example], text_column: str, label_column: str,
+                    context_column: str | None = None,
+                    place_names: dict[str, Sequence[str]] | None = None) -> CorrectionsAdded:
+    """Append operators' corrections (see routing/corrections.py) to a training table as rows.
+
+    The label is the correction's category when the table's labels are categories, else its
+    account when they are account codes (a routing history); a correction fitting neither is left
+    out. The context is the municipality, written the way the table's context column writes it
+    (its code or one of `place_names[code]`), empty when the column knows it under no such name.
+    """
+    labels = {row.get(label_column, "").strip() for row in table.rows}
+    contexts = {row.get(context_column, "").strip() for row in table.rows} if context_column else set()
+    result = CorrectionsAdded()
+    for example in examples:
+        label = example.category if example.category in labels else example.account if example.account in labels else None
+        if label is None:
+            result.unknown_label += 1
+            continue
+        row = {column: "" for column in table.columns}
+        row[text_column] = example.text
+        row[label_column] = label
+        if context_column and example.municipality:
+            names = [example.municipality, *(place_names or {}).get(example.municipality, ())]
+            row[context_column] = next((n for n in names if n in contexts), "")
+        table.rows.append(row)
+        result.added += 1
+        result.by_label[label] = result.by_label.get(label, 0) + 1
+    return result
+
+
 # ---- the default model ------------------------------------------------------------------------
+def seed_table(seed_path: str | Path | None = None) -> Table:
+    """The seed examples as a training table (columns text, category)."""
+    texts, labels = load_seed_examples(seed_path)
+    return Table(["text", "category"], [{"text": t, "category": c} for t, c in zip(texts, labels, strict=True)])
+
+
 def load_seed_examples(path: str | Path | None = None) -> tuple[list[str], list[str]]:
     table = read_table(path or SEED_EXAMPLES, ["text", "category"])
     rows = [(r["text"].strip(), r["category"].strip()) for r in table.rows if r["text"].strip()]
@@ -198,11 +246,19 @@ def default_model(seed_path: str | Path | None = None) -> TopicModel:
     if (target / MODEL_FILE).exists():
         try:
             model = TopicModel.load(target)
+            log.info("default model: loaded from the cache %s", target)
         except Exception as exc:  # a truncated or foreign file: retrain rather than fail the bot
             log.warning("cached default model unreadable (%s); retraining", type(exc).__name__)
     if model is None:
+        log.info("default model: not in the cache yet; training it on the seed examples %s", seeds)
+        started = time.perf_counter()
         model = train_default_model(seeds)
-        _save_cache(model, target)
+        seconds = time.perf_counter() - started
+        if _save_cache(model, target):
+            log.info("default model: trained in %.1f s, cached in %s", seconds, target)
+        else:
+            log.info("default model: trained in %.1f s, kept in memory (set %s to a writable folder "
+                     "to keep it between starts)", seconds, CACHE_ENV)
     _DEFAULT[key] = model
     return model
 
@@ -213,7 +269,8 @@ def default_model_cache_path(seed_path: str | Path | None = None) -> Path:
     return cache_dir() / f"default-model-{_default_model_key(seeds)}"
 
 
-def _save_cache(model: TopicModel, target: Path) -> None:
+def _save_cache(model: TopicModel, target: Path) -> bool:
+    """True when the model is in the cache folder now (saved by us or by a process that won a race)."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         # Save beside and rename: two processes starting at once never read a half-written model.
@@ -225,6 +282,8 @@ def _save_cache(model: TopicModel, target: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)  # another process got there first; its copy is as good
     except OSError as exc:
         log.info("default model kept in memory only: cache %s not writable (%s)", target.parent, exc.strerror)
+        return False
+    return (target / MODEL_FILE).exists()
 
 
 def rebuild_default_model_cache(seed_path: str | Path | None = None) -> tuple[TopicModel, Path | None]:

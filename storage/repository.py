@@ -243,6 +243,20 @@ async def last_account(session: AsyncSession, appeal_id: int) -> str | None:
     return None
 
 
+async def last_event_detail(session: AsyncSession, appeal_id: int, action: str) -> dict[str, Any] | None:
+    """The detail of the appeal's latest event with this action, None when there is none."""
+    await flush_deferred(session)
+    detail = (
+        await session.execute(
+            select(AppealEvent.detail)
+            .where(AppealEvent.appeal_id == appeal_id, AppealEvent.action == action)
+            .order_by(AppealEvent.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return dict(detail) if detail is not None else None
+
+
 async def open_appeals_of_account(session: AsyncSession, account_code: str) -> Sequence[Appeal]:
     return (
         await session.execute(

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,15 @@ async def _reset_postgres(url: str) -> None:
         await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         await conn.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The seed model trains into a temporary cache: tests never need (or touch) a writable home."""
+    folder = tmp_path_factory.mktemp("otklik-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OTKLIK_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture(params=BACKENDS)

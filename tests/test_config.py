@@ -76,7 +76,7 @@ def test_shipped_config_loads_with_all_municipalities_and_categories() -> None:
     assert [m.code for m in config.municipalities] == MUNICIPALITY_CODES
     assert [c.code for c in config.categories] == CATEGORY_CODES
     assert config.region.name == "Ярославская область"
-    assert config.classifier.kind == "keywords"
+    assert config.classifier.kind == "model" and config.classifier.uses_default_model
     assert config.config_dir == ROOT
 
 
@@ -159,12 +159,13 @@ def test_model_path_is_checked_relative_to_the_config(
     assert config.resolve_path(config.classifier.model_path or "") == tmp_path / "models" / "clf.bin"
 
 
-def test_model_kind_needs_a_path(tmp_path: Path) -> None:
-    text = small_text() + "classifier:\n  kind: model\n"
-    path, line, message = only_problem(load_error(tmp_path, text))
-    assert path == "classifier"
-    assert line == line_of(text, "classifier:")
-    assert "model_path" in message
+def test_model_kind_without_a_path_is_the_seed_model(tmp_path: Path) -> None:
+    for section in ("classifier:\n  kind: model\n", "classifier:\n  kind: model\n  model_path: default\n"):
+        config = load_config(write(tmp_path, small_text() + section))
+        assert config.classifier.uses_default_model, section
+        assert "seed model" in config.summary()
+    # the keyword matcher stays the default for a config without a classifier section
+    assert load_config(write(tmp_path, small_text())).classifier.kind == "keywords"
 
 
 # ── each kind of mistake: key path and line ───────────────────────────────────────────────────

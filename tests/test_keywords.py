@@ -17,6 +17,10 @@ from routing.keywords import (
 )
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config.yaml"
+# The triage threshold for this matcher's confidence scale (one clear hit 0.5, a tie lower): what the
+# shipped config used while `kind: keywords` was live. Its 0.6 now is for the trained model's
+# calibrated probabilities (see config.yaml); with kind: keywords set routing.min_confidence to 0.35.
+KEYWORDS_MIN_CONFIDENCE = 0.35
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +40,10 @@ def classify(classifier: Classifier, text: str, **kwargs: object) -> Classificat
 # ── realistic messages ────────────────────────────────────────────────────────────────────────
 
 
-def test_pothole_in_a_yard_in_tutaev(classifier: Classifier, shipped: OtklikConfig) -> None:
+def test_pothole_in_a_yard_in_tutaev(classifier: Classifier) -> None:
     result = classify(classifier, "Во дворе дома 5 на ул. Ленина в Тутаеве огромная яма")
     assert result.category == "improvement"  # a pit in a yard, not on a road
-    assert result.category_confidence >= shipped.routing.min_confidence
+    assert result.category_confidence >= KEYWORDS_MIN_CONFIDENCE
     assert result.municipality == "tutaevsky"
     assert result.municipality_confidence > 0.5
 
@@ -156,19 +160,17 @@ def test_text_beats_location(classifier: Classifier) -> None:
 # ── categories and confidence ─────────────────────────────────────────────────────────────────
 
 
-def test_nothing_recognised_is_other_with_low_confidence(
-    classifier: Classifier, shipped: OtklikConfig
-) -> None:
+def test_nothing_recognised_is_other_with_low_confidence(classifier: Classifier) -> None:
     result = classify(classifier, "Здравствуйте, подскажите пожалуйста")
     assert result.category == "other"
     assert result.category_confidence == NO_MATCH_CONFIDENCE
-    assert result.category_confidence < shipped.routing.min_confidence
+    assert result.category_confidence < KEYWORDS_MIN_CONFIDENCE
 
 
-def test_a_tie_goes_below_the_triage_threshold(classifier: Classifier, shipped: OtklikConfig) -> None:
+def test_a_tie_goes_below_the_triage_threshold(classifier: Classifier) -> None:
     result = classify(classifier, "Собаки бегают у магазина")  # animals 1, trade 1
     assert {s.code for s in result.category_suggestions[:2]} == {"animals", "trade"}
-    assert result.category_confidence < shipped.routing.min_confidence
+    assert result.category_confidence < KEYWORDS_MIN_CONFIDENCE
 
 
 def test_thanks_is_other_but_does_not_spoil_a_complaint(classifier: Classifier) -> None:

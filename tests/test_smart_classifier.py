@@ -152,6 +152,21 @@ def test_default_model_is_cached_and_reused(tmp_path: Path, monkeypatch: pytest.
     assert second.classes == first.classes
 
 
+def test_default_model_says_where_it_comes_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    from routing import training
+
+    caplog.set_level("INFO", logger="routing.training")
+    monkeypatch.setenv("OTKLIK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(training, "_DEFAULT", {})
+    default_model()
+    trained = caplog.messages[-1]
+    assert "trained in" in trained and f"cached in {tmp_path / 'cache'}" in trained
+    monkeypatch.setattr(training, "_DEFAULT", {})
+    default_model()
+    assert f"loaded from the cache {tmp_path / 'cache'}" in caplog.messages[-1]
+
+
 def test_default_model_works_without_a_writable_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from routing import training
 

@@ -1,0 +1,92 @@
+"""The trained router live: the bot warms it up at start, an unsure appeal reaches the triage chat
+with the classifier's suggestions first, a refused one without the refusing account first, and the
+operator's choice becomes a training example for `otklik train --include-corrections`."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot import cli_routing
+from routing.lifecycle import Status
+from routing.smart import ModelClassifier
+from tests.conftest import CITIZEN, OFFICIAL, OPERATOR, ROOT, Stand, appeal_number, body
+
+# A village medic's rare visits: health, but in words the seed examples barely use.
+FELDSHER = "в Мышкине фельдшер приезжает раз в неделю, а больше некому"
+POTHOLE = "В Рыбинске на улице Крестовой огромная яма на дороге, машины бьют колёса"
+
+
+def buttons(message: dict) -> list[str]:
+    return [b["callback_data"] for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+            for b in row]
+
+
+@pytest.fixture
+def start_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """INFO records from the start on: ask for it before `stand`."""
+    caplog.set_level(logging.INFO, logger="bot.app")
+    return caplog
+
+
+async def test_the_model_is_warmed_up_at_start(start_logs: pytest.LogCaptureFixture, stand: Stand) -> None:
+    assert stand.app is not None
+    classifier = stand.app.desk.classifier
+    assert isinstance(classifier, ModelClassifier)
+    assert classifier._ready is not None  # loaded before the first message, not on it
+    started = [r.getMessage() for r in start_logs.get_records("setup") if r.name == "bot.app"]
+    assert any("classifier: model (the seed model for the shipped rubric), ready in" in m for m in started)
+
+
+async def test_unsure_appeal_goes_to_triage_with_suggestions_and_the_choice_is_learnt(
+    stand: Stand, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stand.citizen_says(FELDSHER)
+    ack = await stand.wait(CITIZEN, "принято")
+    number = appeal_number(ack)
+    assert "операторам центра" in body(ack)  # not sure enough to route by itself
+    [appeal] = await stand.appeals()
+    assert appeal.category == "health" and appeal.municipality == "myshkinsky"
+    assert appeal.category_confidence is not None
+    assert appeal.category_confidence < stand.config.routing.min_confidence
+
+    card = await stand.wait(stand.triage, f"№{number}")
+    assert "🤖 Похоже на: Здравоохранение" in body(card)
+    assert buttons(card)[0] == f"route:{number}:min_health"  # the likeliest account first
+    assert len(buttons(card)) == len(stand.config.accounts)  # every account stays reachable
+
+    stand.press(stand.triage, card, f"route:{number}:min_health", user=OPERATOR)
+    await stand.wait(stand.chat("min_health"), f"№{number}")
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.ROUTED and appeal.account_code == "min_health"
+    await stand.stop()
+
+    # the operator's choice is a labelled example for the next training
+    monkeypatch.setenv("OTKLIK_DATABASE_URL", stand.database_url)
+    parser = argparse.ArgumentParser(prog="otklik")
+    cli_routing.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", "--include-corrections", "--config", str(ROOT / "config.yaml"),
+                              "--out", str(tmp_path / "router")])
+    assert await asyncio.to_thread(args.func, args) == 0
+    assert "added 1 corrections as examples (health 1)" in capsys.readouterr().out
+
+
+async def test_a_refused_appeal_comes_to_triage_with_the_refusing_account_last(stand: Stand) -> None:
+    stand.citizen_says(POTHOLE)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    chat = stand.chat("adm_rybinsk")
+    card = await stand.wait(chat, f"№{number}")
+    stand.press(chat, card, "reject:", user=OFFICIAL)
+    prompt = await stand.wait(chat, "укажите, пожалуйста, причину")
+    stand.official_replies(chat, prompt["message_id"], "Это дорога за городом, в Рыбинском округе")
+
+    triage_card = await stand.wait(stand.triage, f"№{number}")
+    assert "🤖 Похоже на: Дороги" in body(triage_card)  # from the classification at registration
+    assert "за городом" in body(triage_card)
+    options = buttons(triage_card)
+    assert options[-1] == f"route:{number}:adm_rybinsk"  # it has just said it is not theirs
+    assert f"route:{number}:adm_rybinsk" not in options[:-1]
+    assert len(options) == len(stand.config.accounts)
