@@ -284,6 +284,7 @@ class OtklikApp:
         self._stopping = True
         if self.scheduler is not None:
             await self.scheduler.stop()
+        self.desk.invites.cancel_timers()  # waits for an invite code in unknown groups
         self.outbox.stop()
         polling, *others = self._tasks
         # a long poll in progress holds nothing of ours: cancel it rather than wait it out

@@ -6,6 +6,7 @@ turns the group into the account's chat. The desk consults `ChatBindings` (an in
 start and updated on every bind) wherever it asks which chat belongs to which account."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -158,6 +159,11 @@ class ChatInvites:
         self.notify = notify
         # how long the bot stays in a group nobody bound, waiting for the /start <code> of an invite link
         self.join_grace = 60.0
+        self.timers: set[asyncio.Task[None]] = set()  # those waits; the app cancels them when it stops
+
+    def cancel_timers(self) -> None:
+        for task in list(self.timers):
+            task.cancel()
 
     async def expecting_codes(self) -> bool:
         async with self.db.transaction() as s:

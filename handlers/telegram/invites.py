@@ -16,7 +16,6 @@ from routing.desk import AppealDesk
 
 log = logging.getLogger(__name__)
 GROUPS = ("group", "supergroup")
-_timers: set[asyncio.Task[None]] = set()  # pending delayed leaves; kept so they are not collected
 
 
 def invite_router() -> Router:
@@ -41,8 +40,8 @@ async def on_unknown_group(bot: Bot, desk: AppealDesk, chat_id: int) -> None:
     if await desk.invites.expecting_codes():
         log.info("added to unbound chat %s; waiting %.0fs for an invite code", chat_id, desk.invites.join_grace)
         task = asyncio.create_task(_leave_unless_bound(bot, desk, chat_id, desk.invites.join_grace))
-        _timers.add(task)
-        task.add_done_callback(_timers.discard)
+        desk.invites.timers.add(task)  # kept, so it is not collected, and cancelled at stop
+        task.add_done_callback(desk.invites.timers.discard)
         return
     log.warning("added to unconfigured chat %s; leaving", chat_id)
     await bot.leave_chat(chat_id)
