@@ -624,7 +624,8 @@ class AppealDesk:
         appeal.updated_at = self.clock.now()
         if appeal.text:
             await self._register(s, citizen, appeal, msg)
-        elif not msg.media_group:
+        elif not msg.media_group or await repo.media_group_size(s, appeal.id, msg.media_group) == 1:
+            # an album is answered once, at its first part (the rest follow in the same second)
             what = "Фото" if msg.photos else "Геопозиция"
             self._reply(
                 s, msg, "draft_waiting", _text(texts.DRAFT_WAITING.format(what=what)), appeal_id=appeal.id,

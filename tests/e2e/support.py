@@ -109,3 +109,15 @@ class ErrorNet(logging.Handler):
         return "\n".join(
             f"{r.name}: {r.getMessage()}" + (f"\n{self.format(r)}" if r.exc_info else "") for r in self.records[:5]
         )
+
+
+def user_posts(tg: TelegramStandin, chat_id: int, user_id: int, **content: Any) -> JSON:
+    """A user posts content of any kind (a document, a contact...) that `user_sends` does not
+    make: stored in the chat like any message (so ids keep their order) and queued for the bot."""
+    if chat_id not in tg._chats:
+        tg.add_chat(chat_id)
+    chat = tg._chats[chat_id]
+    msg = tg._store(chat, tg._user(user_id), content)
+    tg._queue("message", tg._api_message(chat, msg))
+    tg._bump()
+    return tg._log_view(chat, msg)

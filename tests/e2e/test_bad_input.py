@@ -440,3 +440,15 @@ async def test_an_update_aiogram_cannot_read_is_skipped_and_the_rest_goes_on(sta
     await stand.wait(CITIZEN, "принято")
     assert stand.tg.pending_updates() == 0
     assert stand.tg.bot_messages(CITIZEN2) == []
+
+
+async def test_an_album_after_a_lone_photo_is_acknowledged_once(stand: Stand) -> None:
+    stand.citizen_says(photo=True)
+    await stand.wait(CITIZEN, "Фото получено")
+    for _ in range(3):
+        stand.citizen_says(photo=True, media_group_id="album-after-photo")
+    await stand.wait(CITIZEN, "Фото получено", count=2)
+    await stand.idle()
+    assert len([m for m in stand.tg.bot_messages(CITIZEN) if "Фото получено" in body(m)]) == 2
+    [appeal] = await stand.appeals()
+    assert len(appeal.photos) == 4
