@@ -1,8 +1,17 @@
 """Platform-neutral events: what a Telegram update or a VK event becomes before the lifecycle sees it."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# U+0000 and lone surrogates: PostgreSQL refuses them in text and JSON (and a lone surrogate can't
+# even be encoded), so one such character would cost the whole message; nobody writes them on purpose
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    return _UNSTORABLE.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -10,6 +19,9 @@ class Sender:
     platform: str  # "tg" | "vk"
     user_id: str
     name: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", storable(self.name))
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,9 @@ class InboundMessage:
     media_group: str | None = None
     unsupported: str | None = None  # "sticker", "voice", ... when the content is not accepted
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", storable(self.text))
+
 
 @dataclass(frozen=True)
 class InboundAction:
@@ -39,6 +54,9 @@ class InboundAction:
     sender: Sender
     at: datetime
     action: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", storable(self.action))
 
 
 @dataclass

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import time
+from collections import Counter
 from typing import Any
 
 from bot.config import OtklikConfig
@@ -121,3 +123,16 @@ def user_posts(tg: TelegramStandin, chat_id: int, user_id: int, **content: Any) 
     tg._queue("message", tg._api_message(chat, msg))
     tg._bump()
     return tg._log_view(chat, msg)
+
+
+def card_numbers(messages: list[JSON]) -> Counter[int]:
+    """How many cards of each appeal: a card's first line is "№N" (or "№N · 🔥 срочное"); a
+    triage card has a line or two above it."""
+    found: Counter[int] = Counter()
+    for m in messages:
+        for line in (m.get("text") or m.get("caption") or "").split("\n")[:3]:
+            match = re.fullmatch(r"№(\d+)( · .*)?", line)
+            if match:
+                found[int(match.group(1))] += 1
+                break
+    return found

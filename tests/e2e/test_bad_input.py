@@ -452,3 +452,16 @@ async def test_an_album_after_a_lone_photo_is_acknowledged_once(stand: Stand) ->
     assert len([m for m in stand.tg.bot_messages(CITIZEN) if "Фото получено" in body(m)]) == 2
     [appeal] = await stand.appeals()
     assert len(appeal.photos) == 4
+
+
+async def test_nul_characters_are_dropped_not_the_message(stand: Stand) -> None:
+    # PostgreSQL refuses U+0000 in text and JSON: one would cost the whole message (and its batch)
+    name_with_nul = "Ма\x00рия"
+    stand.tg.add_user(1888, name_with_nul)
+    stand.tg.user_sends(1888, 1888, POTHOLE + "\x00 и ещё\x00")
+    number = appeal_number(await stand.wait(1888, "принято"))
+    card = await stand.wait(stand.chat("adm_rybinsk"), f"№{number}")
+    assert POTHOLE + " и ещё" in body(card) and "Мария" in body(card)
+    stand.official_replies(card["chat_id"], card["message_id"], "Яму\x00 на Крестовой заделали асфальтом 20 ноября")
+    answer = await stand.wait(1888, "Ответ по обращению")
+    assert "Яму на Крестовой заделали" in body(answer)

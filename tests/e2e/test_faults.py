@@ -4,7 +4,6 @@ must arrive exactly once, nothing may be lost, and a 429's retry_after must be w
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections import Counter
 from typing import Any
@@ -15,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from bot.config import OtklikConfig
 from storage import repository
 from tests.conftest import CITIZEN, Stand, appeal_number, body
-from tests.e2e.support import ErrorNet, quick_config
+from tests.e2e.support import ErrorNet, card_numbers, quick_config
 
 APPEALS = 150
 FOLLOWUPS = 50
@@ -83,19 +82,6 @@ def check_retry_after(calls: TimedCalls, faults: MarkedFaults) -> int:
         assert waited >= RETRY_AFTER - 0.05, f"{method} retried after {waited:.2f}s, retry_after was {RETRY_AFTER}"
         checked += 1
     return checked
-
-
-def card_numbers(messages: list[dict[str, Any]]) -> Counter[int]:
-    # a card's first line is "№N" (or "№N · 🔥 срочное"); triage cards have a line above it
-    found: Counter[int] = Counter()
-    for m in messages:
-        lines = body(m).split("\n")
-        for line in lines[:2]:
-            match = re.fullmatch(r"№(\d+)( · .*)?", line)
-            if match:
-                found[int(match.group(1))] += 1
-                break
-    return found
 
 
 async def settle(stand: Stand, within: float) -> None:
