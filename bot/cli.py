@@ -62,7 +62,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     config = load_config(_config_path(args))
-    from bot.sandbox import SANDBOX_DATABASE_URL, run_sandbox
+    from bot.sandbox import SANDBOX_DATABASE_URL, run_sandbox, with_fast_deadlines
+
+    if args.fast_deadlines:
+        config = with_fast_deadlines(config)
 
     database_url = os.environ.get("OTKLIK_DATABASE_URL") or SANDBOX_DATABASE_URL
     try:
@@ -106,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--config")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.add_argument(
+        "--fast-deadlines", action="store_true",
+        help="deadlines in seconds on a 24/7 calendar, to watch reminders and overdue alerts arrive",
+    )
     sandbox.set_defaults(func=cmd_sandbox)
 
     check = sub.add_parser("check-config", help="validate a config file and print a summary")
@@ -120,11 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import cli_report, cli_sla
 
     cli_sla.register(sub)
+    cli_report.register(sub)
     from bot import cli_invite, cli_privacy
 
     cli_invite.register(sub)
     cli_privacy.register(sub)
-    cli_report.register(sub)
     try:
         from bot import cli_routing
     except ImportError:  # the trained router's extras are optional at this stage

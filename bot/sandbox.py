@@ -20,6 +20,23 @@ VK_OFFICIAL = {"id": 6001, "first_name": "Ольга Сергеевна"}
 SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///data/sandbox.sqlite3"
 
 
+def with_fast_deadlines(config: OtklikConfig) -> OtklikConfig:
+    """Seconds instead of working hours, so reminders and overdue alerts show up while you watch:
+    a 24/7 calendar, a 20 s first answer (10 s if urgent), a reminder at half, a 1 s sweep."""
+    from routing.calendar import CalendarConfig
+    from routing.sla import SlaTerms
+
+    calendar = CalendarConfig.model_validate({**config.calendar.model_dump(), "mode": "24/7"})
+    sla = config.sla.model_copy(update={
+        "default": SlaTerms.model_validate({"first_answer": "20s", "resolution": "2m"}),
+        "urgent": SlaTerms.model_validate({"first_answer": "10s", "resolution": "1m"}),
+        "categories": {},
+        "reminders": (0.5,),
+        "sweep_interval_seconds": 1.0,
+    })
+    return config.model_copy(update={"calendar": calendar, "sla": sla})
+
+
 def prepare_world(standin: TelegramStandin, config: OtklikConfig) -> dict[str, object]:
     """Create the config's group chats in the stand-in, put people in them, lay out the page."""
     for person in (CITIZEN, OFFICIAL, OPERATOR):
