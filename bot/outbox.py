@@ -375,11 +375,21 @@ class Outbox:
         links = []
         if message_ids and link_role and item["appeal_id"] is not None:
             links = [(item["platform"], item["chat_id"], m, item["appeal_id"], link_role) for m in message_ids]
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._finished.append((values, links, done))
-        if self._recorder is None or self._recorder.done():
-            self._recorder = asyncio.create_task(self._record_finished())
-        await done
+        # the outcome is known: keep trying to record it, holding the chat's next message, so a
+        # database hiccup can't leave a delivered row claimed and sent again when its lease ends
+        backoff = 0.5
+        while True:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._finished.append((values, links, done))
+            if self._recorder is None or self._recorder.done():
+                self._recorder = asyncio.create_task(self._record_finished())
+            try:
+                await done
+                break
+            except Exception:
+                log.exception("outbox %s: recording its outcome failed; trying again", item["id"])
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
         if error:
             self.stats.failed += 1
         else:
