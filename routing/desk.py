@@ -735,11 +735,11 @@ class AppealDesk:
         fresh: bool = False, hints: Classification | None = None,
     ) -> Account | None:
         """Send the appeal to its account, or to triage when unsure. Returns the account or None."""
-        code = self.table.account_for(appeal.category or "other", appeal.municipality)
-        unsure = confidence < self.config.routing.min_confidence
-        if code is None or unsure or self._account_chat(code) is None:
+        decision = self.table.destination(appeal.category or "other", appeal.municipality, confidence)
+        code = decision.account
+        if code is None or self._account_chat(code) is None:
             self._move(s, appeal, Status.TRIAGE, who, "to_triage",
-                       {"suggested": code, "unsure": unsure})
+                       {"suggested": decision.suggested, "unsure": decision.unsure})
             await self._send_triage_card(s, appeal, citizen, None, fresh=fresh, hints=hints)
             return None
         account = self.config.account(code)

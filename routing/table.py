@@ -4,11 +4,16 @@ Rules come from the config's `routing.rules`. The most specific matching rule wi
 category and municipality both listed > category listed > municipality listed > neither listed;
 at equal specificity the rule written first wins. No match, or a rule whose account is
 `triage`, means the appeal goes to the triage chat (`account_for` returns None).
+
+`destination` is the whole decision the bot makes for a classified appeal (and `otklik classify`
+for a file): the table's account, unless the municipality is unknown or the category's
+confidence is under `routing.min_confidence`, in which case the triage chat.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -33,10 +38,31 @@ def specificity(rule: Rule) -> int:
     return 2 * bool(rule.categories) + bool(rule.municipalities)
 
 
+@dataclass(frozen=True)
+class Destination:
+    account: str | None  # the account the appeal goes to; None: the triage chat
+    suggested: str | None  # the table's account for the pair even when unsure (None: no rule, or a triage rule)
+    unsure: bool  # the category's confidence is under routing.min_confidence
+
+    @property
+    def to_triage(self) -> bool:
+        return self.account is None
+
+
 class RoutingTable:
     def __init__(self, config: OtklikConfig) -> None:
         self._rules: list[Rule] = list(config.routing.rules)
         self._account_codes = [a.code for a in config.accounts]
+        self.min_confidence = config.routing.min_confidence
+
+    def destination(self, category: str, municipality: str | None, confidence: float) -> Destination:
+        """Where a classified appeal goes: its account, or the triage chat (account None) when the
+        table names none, the municipality is unknown (the bot asks the citizen first; a file has
+        no one to ask) or the category's confidence is under routing.min_confidence."""
+        suggested = self.account_for(category, municipality)
+        unsure = confidence < self.min_confidence
+        account = suggested if municipality is not None and not unsure else None
+        return Destination(account, suggested, unsure)
 
     def rule_for(self, category: str, municipality: str | None) -> Rule | None:
         """The winning rule, including explicit `triage` rules; None when no rule matches."""
