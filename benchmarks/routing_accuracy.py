@@ -23,36 +23,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # After the path fix, so the script runs from a checkout without installing.
+from routing.evaluation import at_threshold, coverage_at_precision, macro_f1  # noqa: E402
 from routing.training import DataError, read_table, train_from_table  # noqa: E402
 
 
 def _is_test(key: str, share: float, seed: str) -> bool:
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share
-
-
-def _macro_f1(truth: list[str], predicted: list[str]) -> float:
-    labels = set(truth)
-    scores = []
-    for label in labels:
-        tp = sum(t == label and p == label for t, p in zip(truth, predicted, strict=True))
-        fp = sum(t != label and p == label for t, p in zip(truth, predicted, strict=True))
-        fn = sum(t == label and p != label for t, p in zip(truth, predicted, strict=True))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return sum(scores) / len(scores)
-
-
-def _coverage_at_precision(correct: list[bool], confidence: list[float], target: float) -> tuple[float, float]:
-    """Largest share of messages, most confident first, whose precision stays >= target; its threshold."""
-    order = sorted(range(len(correct)), key=lambda i: -confidence[i])
-    hits, best_n, threshold = 0, 0, 1.0
-    for n, i in enumerate(order, start=1):
-        hits += correct[i]
-        # Only cut between distinct confidences: a threshold cannot split equal scores.
-        next_differs = n == len(order) or confidence[order[n]] < confidence[i]
-        if next_differs and hits / n >= target:
-            best_n, threshold = n, confidence[i]
-    return best_n / len(correct), threshold
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,13 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         load_seconds = float(out.stdout.strip().splitlines()[-1])
 
     accuracy = sum(correct) / len(correct)
-    passed = [i for i, c in enumerate(confidence) if c >= args.threshold]
-    precision_at = sum(correct[i] for i in passed) / len(passed) if passed else float("nan")
-    coverage, cut = _coverage_at_precision(correct, confidence, args.target_precision)
+    point = at_threshold(correct, confidence, args.threshold)
+    precision_at = point.precision if point.precision is not None else float("nan")
+    coverage, cut = coverage_at_precision(correct, confidence, args.target_precision)
     print(f"accuracy: {accuracy:.4f}")
-    print(f"macro-F1: {_macro_f1(truth, predicted):.4f}")
-    print(f"at threshold {args.threshold:.2f}: precision {precision_at:.4f}, routed {len(passed) / len(test):.1%}, "
-          f"to triage {1 - len(passed) / len(test):.1%}")
+    print(f"macro-F1: {macro_f1(truth, predicted):.4f}")
+    print(f"at threshold {args.threshold:.2f}: precision {precision_at:.4f}, routed {point.coverage:.1%}, "
+          f"to triage {1 - point.coverage:.1%}")
     print(f"precision >= {args.target_precision:.2f}: coverage {coverage:.1%} at threshold {cut:.3f}")
     print(f"prediction: {len(test) / batch_seconds:,.0f} messages/s in a batch, "
           f"{single_ms:.2f} ms per message one at a time")

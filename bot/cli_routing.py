@@ -4,17 +4,23 @@
     otklik train [--out DIR]          # no --data: the default model from the shipped seed examples
     otklik train [--data …] --include-corrections --out DIR   # plus the operators' corrections
     otklik predict --model DIR --data FILE.csv --text-column COL [--context-column COL] --out PRED.csv
+    otklik classify --config config.yaml --input IN.jsonl|IN.csv --output OUT.jsonl
+    otklik evaluate --model DIR --data FILE.csv --text-column COL --label-column COL [--context-column COL]
+    otklik evaluate --predictions PRED.csv --label-column COL      # a file written by `otklik predict`
 
 Exit codes: 0 done, 2 bad input (a missing file or column, a malformed CSV), named in the message.
+`classify` writes bad lines of its input as records with "error" and still exits 0.
 Heavy libraries are imported inside the handlers so `otklik --help` stays instant.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +28,9 @@ if TYPE_CHECKING:
     from routing.corrections import Correction, Example
 
 EXIT_BAD_INPUT = 2
+# What loading a file that is not a model raises (TopicModel.load wraps most as ValueError; not a
+# broken zip archive).
+_MODEL_ERRORS = (ValueError, KeyError, TypeError, zipfile.BadZipFile)
 
 
 def register(subparsers: Any) -> None:
@@ -52,6 +61,46 @@ def register(subparsers: Any) -> None:
     predict.add_argument("--context-column", help="the same context column the model was trained with")
     predict.add_argument("--out", required=True, help="CSV file to write")
     predict.set_defaults(func=cmd_predict)
+
+    classify = subparsers.add_parser(
+        "classify",
+        help="route a file of messages like the bot would: category, municipality, account, confidence (JSONL out)",
+        description="Classify every message of a JSONL ({\"id\": …, \"text\": …} a line, optional "
+                    "\"location\": {\"lat\": …, \"lon\": …}) or CSV (columns id, text; optional lat, lon) file "
+                    "with the config's classifier and routing table. Output: JSONL, one record per input record "
+                    "in input order. A bad line gets a record with \"error\" and the run goes on.",
+    )
+    classify.add_argument("--config", help="config file (default: ./config.yaml or $OTKLIK_CONFIG)")
+    classify.add_argument("--input", required=True, help="JSONL (.jsonl/.json) or CSV (.csv) file")
+    classify.add_argument("--output", required=True, help="JSONL file to write (- for standard output)")
+    classify.add_argument("--format", choices=["jsonl", "csv"],
+                          help="the input's format (default: by the extension, else by its first character)")
+    classify.add_argument("--id-field", default="id", help="the id key or column (default: id)")
+    classify.add_argument("--text-field", default="text", help="the text key or column (default: text)")
+    classify.set_defaults(func=cmd_classify)
+
+    evaluate = subparsers.add_parser(
+        "evaluate",
+        help="accuracy, macro-F1, per-label scores and the confidence/coverage curve on a labelled CSV",
+        description="Score a model trained by `otklik train` on a labelled CSV (--model and --data), or a file "
+                    "written by `otklik predict` (--predictions).",
+    )
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="folder (or file) written by `otklik train`; needs --data")
+    source.add_argument("--predictions", help="CSV written by `otklik predict` (columns predicted, confidence)")
+    evaluate.add_argument("--data", help="with --model: the labelled CSV to predict")
+    evaluate.add_argument("--text-column", default="text", help="column with the text (default: text)")
+    evaluate.add_argument("--label-column", required=True, help="column with the true label")
+    evaluate.add_argument("--context-column", help="the same context column the model was trained with")
+    evaluate.add_argument("--predicted-column", default="predicted", help="with --predictions (default: predicted)")
+    evaluate.add_argument("--confidence-column", default="confidence",
+                          help="with --predictions (default: confidence)")
+    evaluate.add_argument("--target-precision", type=float, default=0.95,
+                          help="report the threshold that keeps this precision and its coverage (default: 0.95)")
+    evaluate.add_argument("--thresholds", help="confidence thresholds of the coverage table, comma-separated "
+                                               "(default: 0.3,0.4,0.5,0.6,0.7,0.8,0.85,0.9,0.95,0.99)")
+    evaluate.add_argument("--report", help="also write the figures to this JSON file")
+    evaluate.set_defaults(func=cmd_evaluate)
 
 
 def _fail(message: str) -> int:
@@ -200,7 +249,179 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except FileNotFoundError as exc:
         return _fail(str(exc))
+    except _MODEL_ERRORS as exc:  # from loading the model
+        return _fail(_model_problem(model, exc))
     except OSError as exc:
         return _fail(f"cannot write {args.out}: {exc.strerror}")
     print(f"predicted {count} rows in {time.perf_counter() - started:.1f} s -> {args.out}")
     return 0
+
+
+def _model_problem(path: Path, exc: Exception) -> str:
+    """One line for a model file that cannot be loaded: not a model at all, or an older format."""
+    message = str(exc) if isinstance(exc, ValueError) else ""
+    if "model format" in message:
+        return message
+    return f"{path}: not a model written by `otklik train` (or a damaged one)"
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from bot.config import ConfigError, load_config
+    from routing.batch import build_classifier, open_records, write_classified
+    from routing.training import DataError
+
+    config_path = Path(args.config or os.environ.get("OTKLIK_CONFIG") or "config.yaml")
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        return _fail(f"config: {exc}")
+    source = Path(args.input)
+    if args.output != "-" and Path(args.output).resolve() == source.resolve():
+        return _fail("--output is the input file; name another file")
+    try:
+        records = open_records(source, args.format, id_field=args.id_field, text_field=args.text_field)
+    except DataError as exc:
+        return _fail(str(exc))
+    # The model loads (the default one trains, the first time) before the output file is opened.
+    started = time.perf_counter()
+    classifier = build_classifier(config)
+    warm_up = getattr(classifier, "warm_up", None)
+    try:
+        if warm_up is not None:
+            warm_up()
+    except FileNotFoundError as exc:  # a model_path in the config that holds no model
+        return _fail(f"config: classifier.model_path: {exc}")
+    except _MODEL_ERRORS as exc:  # a file that is not a model, or of an older format
+        model_path = config.resolve_path(config.classifier.model_path or "")
+        return _fail(f"config: classifier.model_path: {_model_problem(model_path, exc)}")
+    ready = time.perf_counter() - started
+    try:
+        summary = write_classified(records, args.output, config, classifier)
+    except DataError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    print(f"{summary.line(args.output)} (classifier ready in {ready:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def _thresholds(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    values = [float(part) for part in text.replace(";", ",").split(",") if part.strip()]
+    if not values or any(not 0 <= v <= 1 for v in values):
+        raise ValueError(text)
+    return values
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from routing.evaluation import DEFAULT_THRESHOLDS, evaluate, format_report
+    from routing.training import DataError
+
+    if not 0 < args.target_precision <= 1:
+        return _fail("--target-precision must be in (0, 1], e.g. 0.95")
+    try:
+        thresholds = _thresholds(args.thresholds) or list(DEFAULT_THRESHOLDS)
+    except ValueError:
+        return _fail(f"--thresholds {args.thresholds!r}: give numbers from 0 to 1, comma-separated")
+    started = time.perf_counter()
+    try:
+        if args.model is not None:
+            truth, predicted, confidence, notes, source = _evaluate_model(args)
+        else:
+            truth, predicted, confidence, notes, source = _evaluate_predictions(args)
+    except _Refused as exc:
+        return _fail(str(exc))
+    except DataError as exc:
+        return _fail(str(exc))
+    if not truth:
+        return _fail(f"no rows with a label in column {args.label_column!r} to evaluate")
+    result = evaluate(truth, predicted, confidence, target_precision=args.target_precision, thresholds=thresholds)
+    result.notes = notes
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{source}, label {args.label_column!r}")
+    print(format_report(result))
+    if args.report:
+        report = {"source": source, "label_column": args.label_column, **result.to_dict(),
+                  "seconds": round(time.perf_counter() - started, 3)}
+        try:
+            Path(args.report).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            return _fail(f"cannot write {args.report}: {exc.strerror}")
+    return 0
+
+
+_Scored = tuple[list[str], list[str], list[float], list[str], str]
+
+
+def _evaluate_model(args: argparse.Namespace) -> _Scored:
+    """Predict the labelled CSV with the model; rows with an empty text or label are left out."""
+    from routing.topics import TopicModel
+    from routing.training import predict_rows, read_table
+
+    if not args.data:
+        raise _Refused("--model needs --data (the labelled CSV to predict)")
+    model_path = Path(args.model)
+    if not model_path.exists():
+        raise _Refused(f"no model at {model_path} (train one with `otklik train … --out {model_path}`)")
+    table = read_table(args.data, [args.text_column, args.label_column, args.context_column])
+    try:
+        model = TopicModel.load(model_path)
+    except FileNotFoundError as exc:
+        raise _Refused(str(exc)) from None
+    except _MODEL_ERRORS as exc:
+        raise _Refused(_model_problem(model_path, exc)) from None
+    rows = [r for r in table.rows if r[args.text_column].strip() and r[args.label_column].strip()]
+    notes = []
+    if len(rows) < len(table.rows):
+        notes.append(f"left out {len(table.rows) - len(rows)} rows with an empty {args.text_column!r} "
+                     f"or {args.label_column!r}")
+    truth, predicted, confidence = [], [], []
+    for row, label, conf in predict_rows(model, rows, args.text_column, args.context_column):
+        truth.append(row[args.label_column].strip())
+        predicted.append(label)
+        confidence.append(float(conf))
+    notes += _label_notes(truth, set(model.classes), model.metadata.get("label_column"), "the model does not know")
+    return truth, predicted, confidence, notes, f"{Path(args.data).name}: model {model_path}"
+
+
+def _evaluate_predictions(args: argparse.Namespace) -> _Scored:
+    """Read a CSV written by `otklik predict`: the true label, predicted, confidence."""
+    from routing.training import read_table
+
+    for given in ("data", "context_column"):
+        if getattr(args, given):
+            raise _Refused(f"--{given.replace('_', '-')} goes with --model; --predictions already holds the "
+                           "predictions")
+    table = read_table(args.predictions, [args.label_column, args.predicted_column, args.confidence_column])
+    truth, predicted, confidence = [], [], []
+    skipped = 0
+    for n, row in enumerate(table.rows, start=2):  # line 1 is the header
+        label = row[args.label_column].strip()
+        if not label:
+            skipped += 1
+            continue
+        raw = row[args.confidence_column].strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            raise _Refused(f"{args.predictions}: row {n}: {args.confidence_column!r} is {raw!r}, not a number") from None
+        truth.append(label)
+        predicted.append(row[args.predicted_column].strip())
+        confidence.append(value)
+    notes = [f"left out {skipped} rows with an empty {args.label_column!r}"] if skipped else []
+    notes += _label_notes(truth, set(predicted), None, "are never predicted")
+    return truth, predicted, confidence, notes, Path(args.predictions).name
+
+
+def _label_notes(truth: list[str], known: set[str], trained_on: str | None, what: str) -> list[str]:
+    unknown = sorted(set(truth) - known)
+    if not unknown or not truth:
+        return []
+    if not set(truth) & known:
+        where = f" (it was trained on the column {trained_on!r})" if trained_on else ""
+        return [f"none of the labels in the data is one the model predicts{where}: is --label-column right?"]
+    rows = sum(1 for t in truth if t in unknown)
+    shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
+    return [f"{len(unknown)} labels of the data ({rows} rows) {what}: {shown}"]
