@@ -248,7 +248,9 @@ class AppealDesk:
                 appeal_id=appeal.id, now=now,
             )
             self._log_event(s, appeal, act.sender, "place_chosen", None, {"municipality": code})
-            account = await self._route(s, appeal, citizen, actor(act.sender))
+            # The place is settled now; the category is still only as sure as the classifier was.
+            confidence = appeal.category_confidence if appeal.category_confidence is not None else 1.0
+            account = await self._route(s, appeal, citizen, actor(act.sender), confidence=confidence)
             repo.enqueue(
                 s, citizen_platform(citizen), citizen.chat_id, "routed",
                 _text(texts.routed_after_place(appeal.id, account.name if account else None,

@@ -74,6 +74,23 @@ async def test_unsure_appeal_goes_to_triage_with_suggestions_and_the_choice_is_l
     assert "added 1 corrections as examples (health 1)" in capsys.readouterr().out
 
 
+async def test_an_unsure_appeal_goes_to_triage_after_the_citizen_names_the_place(stand: Stand) -> None:
+    # No place in the text: the bot asks first; the chosen place settles the municipality, not the category.
+    stand.citizen_says("помогите пожалуйста, никто не отвечает уже месяц")
+    ack = await stand.wait(CITIZEN, "принято")
+    number = appeal_number(ack)
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.AWAITING_PLACE
+    assert appeal.category_confidence is not None
+    assert appeal.category_confidence < stand.config.routing.min_confidence
+    stand.press(CITIZEN, ack, f"place:{number}:myshkinsky", user=CITIZEN)
+    card = await stand.wait(stand.triage, f"№{number}")
+    assert "🤖 Похоже на:" in body(card)
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.TRIAGE and appeal.municipality == "myshkinsky"
+    assert appeal.account_code is None
+
+
 async def test_a_refused_appeal_comes_to_triage_with_the_refusing_account_last(stand: Stand) -> None:
     stand.citizen_says(POTHOLE)
     number = appeal_number(await stand.wait(CITIZEN, "принято"))
