@@ -14,9 +14,10 @@ Each line: {"id", "text", "category", "municipality" (code or null), "municipali
 (optional: other answers that also count as right, null included), "note" (optional)}.
 
 It runs the classifier exactly as the bot does (`ModelClassifier.from_config(config)`, text only, no
-location) and applies the bot's routing decision: no municipality -> the bot asks the citizen where;
-category confidence below `routing.min_confidence`, or no account for the pair -> triage chat;
-otherwise routed to `RoutingTable.account_for(category, municipality)`.
+location) and applies the bot's routing decision: no municipality -> the bot asks the citizen where
+(unless the text is about a route between municipalities and the table has a region-wide account for
+the category: routed there); category confidence below `routing.min_confidence`, or no account for the
+pair -> triage chat; otherwise routed to `RoutingTable.account_for(category, municipality)`.
 
 Figures per set:
   category accuracy;
@@ -106,7 +107,9 @@ def run(classifier: ModelClassifier, table: RoutingTable, min_confidence: float,
     outcomes = []
     for row, res in zip(rows, results, strict=True):
         # the bot's decision (routing/desk.py: _register and _route)
-        if res.municipality is None:
+        regional = res.municipality is None and res.intermunicipal and table.destination(
+            res.category, None, res.category_confidence, intermunicipal=True).account is not None
+        if res.municipality is None and not regional:
             action, account = "ask_place", None
         else:
             account = table.account_for(res.category, res.municipality)

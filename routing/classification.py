@@ -19,6 +19,9 @@ class Classification:
     municipality_confidence: float  # 0..1 (0 when municipality is None)
     category_suggestions: tuple[Suggestion, ...] = ()  # best first, for triage buttons
     municipality_suggestions: tuple[Suggestion, ...] = ()
+    # The text names a route between municipalities or out of the region («автобус Ярославль -
+    # Кострома»): no single municipality (None), but a region-wide account may own the problem.
+    intermunicipal: bool = False
 
 
 class Classifier(Protocol):

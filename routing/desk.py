@@ -661,7 +661,12 @@ class AppealDesk:
         )
         category_name = self.config.category(appeal.category).name
         due = self._describe_due(appeal.first_answer_due)
-        if appeal.municipality is None:
+        # A route between municipalities («автобус Ярославль - Кострома») has no place to ask for when
+        # the table has a region-wide account for the category (transport: the regional ministry).
+        intermunicipal = bool(getattr(result, "intermunicipal", False)) and appeal.municipality is None and \
+            self.table.destination(appeal.category, None, result.category_confidence, intermunicipal=True).account \
+            is not None
+        if appeal.municipality is None and not intermunicipal:
             self._move(s, appeal, Status.AWAITING_PLACE, "system", "ask_place")
             body = texts.ack(appeal.id, category_name, None, None, due, ask_place=True)
             if appeal.urgent:
@@ -672,8 +677,8 @@ class AppealDesk:
             )
             return
         account = await self._route(s, appeal, citizen, "system", confidence=result.category_confidence, fresh=True,
-                                    hints=result)
-        place = self.config.municipality(appeal.municipality).short_name
+                                    hints=result, intermunicipal=intermunicipal)
+        place = self.config.municipality(appeal.municipality).short_name if appeal.municipality else None
         body = texts.ack(
             appeal.id, category_name, place, account.name if account else None, due, to_triage=account is None
         )
@@ -734,10 +739,11 @@ class AppealDesk:
 
     async def _route(
         self, s: AsyncSession, appeal: Appeal, citizen: Citizen, who: str, confidence: float = 1.0,
-        fresh: bool = False, hints: Classification | None = None,
+        fresh: bool = False, hints: Classification | None = None, intermunicipal: bool = False,
     ) -> Account | None:
         """Send the appeal to its account, or to triage when unsure. Returns the account or None."""
-        decision = self.table.destination(appeal.category or "other", appeal.municipality, confidence)
+        decision = self.table.destination(appeal.category or "other", appeal.municipality, confidence,
+                                          intermunicipal=intermunicipal)
         code = decision.account
         if code is None or self._account_chat(code) is None:
             self._move(s, appeal, Status.TRIAGE, who, "to_triage",

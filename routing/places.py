@@ -7,15 +7,27 @@ with the usual abbreviations («р-н», «пос.», «д.», «г.», «ул.�
 
 The resolver prefers saying "undecided" (`municipality=None`) to guessing: a name shared by
 several towns (`ambiguous=yes`: «проспект Ленина») never decides alone, two different
-municipalities named in one message decide nothing unless one clearly dominates, and words that
-are also ordinary words («Любим», «Весна», «Волга») count only with a cue («в Любиме», «пос. Волга»).
+municipalities named in one message decide nothing unless one clearly dominates, a place outside
+the region named beside one inside («квартира в Костроме, живу в Ярославле», «автобус Ярославль -
+Кострома») leaves it undecided unless the region's place clearly dominates, and words that are also
+ordinary words or surnames («Любим», «Данилов», «Весна», «Волга») count only with evidence that they
+are places (see `requires` below).
 
 CSV columns: name, municipality (a code; several codes joined by «;» for ambiguous names; «-» for a
-name that is outside every municipality or the whole region, which is recognised and then ignored),
+name that spans several municipalities or is the whole region, which is recognised and then ignored;
+«outside» for a place outside the region, which counts against deciding for a place inside it),
 kind (city, town, urban_settlement, village, okrug, city_district, neighbourhood, street, landmark,
-region), lat, lon (may be empty), ambiguous (yes/empty), requires (empty; «cue» = a preposition
-with a capital letter or a settlement word before it; «type» = only a settlement word before it).
+region, adjective — «Угличский»: the town's adjective, «угличская администрация»), lat, lon (may be
+empty), ambiguous (yes/empty), requires (empty; «cue» = evidence that the word is the place: a
+settlement word before it («г.», «в селе»), a preposition and a capital letter («в Любиме»), an
+institution word before its genitive («ЦРБ Данилова», «соцзащите Любима»), the capitalised name
+standing as a clause of its own at the end or the head of the message («…, Данилов», «Любим.»,
+«Некрасовское: …»), or for a neighbourhood «на» + the name even in lower case («на пятерке», not
+after «ехал» or beside bus words); «type» = only a settlement word before it).
 Lines starting with «#» are comments.
+
+A name that is an adjective («Петровское», «Лесная Поляна», «Тутаевское шоссе») matches only its own
+forms («в Петровском»), not another gender («на Петровской стороне» is no village Петровское).
 """
 from __future__ import annotations
 
@@ -24,18 +36,21 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 DEFAULT_GAZETTEER = Path(__file__).parent / "data" / "yaroslavl_places.csv"
-OUTSIDE = "-"
+OUTSIDE = "-"  # recognised, belongs to no single municipality (the whole region, a reservoir)
+OUTSIDE_REGION = "outside"  # recognised, outside the region: a rival to the region's places
+_OUTSIDE_VOTE = "\x00outside"  # the pseudo-municipality such places vote for
 
 # How much one mention of a kind of place says about the municipality.
 KIND_WEIGHT: dict[str, float] = {
     "city": 1.0, "town": 1.0, "okrug": 1.0, "urban_settlement": 0.95, "village": 0.9,
     "city_district": 0.9, "neighbourhood": 0.85, "landmark": 0.8, "street": 0.8, "alias": 0.8,
+    "adjective": 0.8, "region": 0.8,  # «Костромская область» (outside the region)
 }
 # A point of this kind covers about this many km around it when resolving a shared location.
 KIND_RADIUS_KM: dict[str, float] = {
@@ -55,6 +70,26 @@ _CANONICAL: dict[str, str] = {
 }
 _STREET_TYPES = {"улица", "проспект", "шоссе", "набережная", "площадь", "переулок", "бульвар", "проезд"}
 _SKIPPED = {"муниципальный", "мун"}  # «Рыбинский муниципальный район» is «Рыбинский район»
+# Lemmas of settlement words written in full and declined: «в селе Великое», «в городе Любиме».
+_SETTLEMENT_LEMMAS = {"город", "поселок", "деревня", "село", "микрорайон", "станция", "посёлок"}
+# Institutions named with the town in the genitive: «ЦРБ Данилова», «в соцзащите Любима».
+_INSTITUTION_LEMMAS = {
+    "црб", "больница", "поликлиника", "администрация", "мэрия", "соцзащита", "школа", "детсад", "садик",
+    "роддом", "вокзал", "автовокзал", "рынок", "жкх", "мфц", "дк", "музей", "библиотека", "почта",
+    "военкомат", "центр", "окраина", "житель", "жительница", "дорога", "суд", "прокуратура", "полиция",
+    "отделение", "водоканал", "котельная", "газовик", "горгаз", "управа",
+}
+# «ехал на пятерке», «сел на весну»: a bus or a train, not the neighbourhood.
+_MOTION_LEMMAS = {"ехать", "ездить", "поехать", "приехать", "уехать", "доехать", "заехать", "проехать",
+                  "сесть", "садиться", "кататься", "добираться", "добраться", "ждать", "опоздать"}
+_VEHICLE_LEMMAS = {"автобус", "маршрутка", "троллейбус", "трамвай", "маршрут", "номер", "водитель",
+                   "кондуктор", "электричка", "рейс"}
+# An adjective of a town before one of these is a street named after it, not the town.
+_REGION_WORDS = {"область", "край", "губерния", "республика"}
+_DISTRICT_HINTS = {"црб", "районный", "рб"}  # «Рыбинская ЦРБ» serves the okrug around the city
+_SENTENCE_GAP = re.compile(r"[.!?\n…]")
+_CLAUSE_GAP = re.compile(r"[,;:()«»\"—–]|(^|\s)-(\s|$)")
+_ADJECTIVE_NAME_RE = re.compile(r"(ий|ый|ой|ое|ее|ая|яя|ые|ие)$")
 # Words that say "a settlement name follows": they make a `cue`/`type` name count.
 _SETTLEMENT_WORDS = {"город", "г", "гор", "поселок", "пос", "п", "пгт", "рп", "деревня", "дер", "д", "село",
                      "с", "микрорайон", "мкр", "мкрн", "станция", "ст", "завод", "нпо", "одк", "район"}
@@ -77,6 +112,7 @@ class Place:
     lon: float | None = None
     ambiguous: bool = False
     requires: str = ""  # "", "cue" or "type"
+    outside: bool = False  # outside the region («Кострома»): counts against the region's places
 
     @property
     def decides(self) -> bool:
@@ -94,6 +130,7 @@ class PlaceMatch:
     char_start: int = 0  # where the name stands in the text
     char_end: int = 0
     endpoint: bool = False  # «до Ростова», «в Рыбинск»: where a route goes, not where the citizen is
+    outside: bool = False  # a place outside the region
 
 
 @dataclass(frozen=True)
@@ -102,7 +139,7 @@ class PlaceResolution:
     confidence: float  # 0 when municipality is None
     suggestions: tuple[tuple[str, float], ...] = ()  # best first, for buttons
     matches: tuple[PlaceMatch, ...] = ()
-    reason: str = "none"  # text | location | conflict | ambiguous | far | none
+    reason: str = "none"  # text | location | conflict | ambiguous | route | outside | far | none
 
 
 @dataclass
@@ -266,7 +303,8 @@ def load_gazetteer(path: str | Path | None = None) -> list[Place]:
         if not name:
             continue
         raw = (row.get("municipality") or "").strip()
-        codes = () if raw == OUTSIDE else tuple(c.strip() for c in raw.split(";") if c.strip())
+        outside = raw.lower() == OUTSIDE_REGION
+        codes = () if raw == OUTSIDE or outside else tuple(c.strip() for c in raw.split(";") if c.strip())
         try:
             lat = float(row["lat"]) if (row.get("lat") or "").strip() else None
             lon = float(row["lon"]) if (row.get("lon") or "").strip() else None
@@ -278,7 +316,7 @@ def load_gazetteer(path: str | Path | None = None) -> list[Place]:
             raise ValueError(f"{source}, data row {number}: requires must be empty, cue or type")
         kind = (row.get("kind") or "village").strip()
         places.append(Place(name, codes, kind, lat, lon, ambiguous or len(codes) > 1 or
-                            (not codes and raw != OUTSIDE), requires))
+                            (not codes and raw != OUTSIDE and not outside), requires, outside))
     return places
 
 
@@ -288,13 +326,43 @@ class _Pattern:
     core: tuple[frozenset[str], ...]  # key sets of the words to find in a row
     street_type: str | None  # «улица» etc.: must stand right before or right after the core
     letters: int
+    # Per core word: the only spellings an adjective-shaped name word may take (its own gender and
+    # number: «Петровское» -> петровского, петровском…), or None for any form of the lemma.
+    forms: tuple[frozenset[str] | None, ...] = ()
+
+
+@lru_cache(maxsize=10_000)
+def _agreeing_forms(folded: str) -> frozenset[str] | None:
+    """The forms of an adjective-shaped name word in its own gender and number, or None.
+
+    «Петровское» is «в Петровском», «из Петровского», never «на Петровской стороне»; «Лесная Поляна»
+    is «в Лесной Поляне», never «лесные поляны».
+    """
+    from routing.topics import morph_analyzer
+
+    if not _ADJECTIVE_NAME_RE.search(folded):
+        return None
+    for parse in morph_analyzer().parse(folded):
+        if "ADJF" not in parse.tag or "nomn" not in parse.tag:
+            continue
+        number = "plur" if "plur" in parse.tag else "sing"
+        gender = next((g for g in ("masc", "femn", "neut") if g in parse.tag), None)
+        forms = {_fold(f.word) for f in parse.lexeme
+                 if number in f.tag and (number == "plur" or gender in f.tag)
+                 and "Supr" not in f.tag and "COMP" not in f.tag and "ADJS" not in f.tag}
+        if folded in forms:
+            return frozenset(forms)
+    return None
 
 
 def _pattern(place: Place) -> _Pattern | None:
     words = [t.folded for t in tokenize(place.name)]
-    keyed = [_name_keys(w) for w in words if w not in _SKIPPED]
+    kept_words = [w for w in words if w not in _SKIPPED]
+    keyed = [_name_keys(w) for w in kept_words]
     if not keyed:
         return None
+    # A town's adjective («Угличский») stands in any gender: «угличская», «угличские».
+    forms = [None if place.kind == "adjective" else _agreeing_forms(w) for w in kept_words]
     street_type = None
     if place.kind == "street" and len(keyed) > 1:
         for pos in (0, len(keyed) - 1):
@@ -302,9 +370,10 @@ def _pattern(place: Place) -> _Pattern | None:
             if types:
                 street_type = next(iter(types))
                 keyed = keyed[:pos] + keyed[pos + 1:]
+                forms = forms[:pos] + forms[pos + 1:]
                 break
     # A name word is matched by its lemma/stem and its own spelling, not by every lemma of a homonym.
-    return _Pattern(place, tuple(keyed), street_type, sum(len(w) for w in words))
+    return _Pattern(place, tuple(keyed), street_type, sum(len(w) for w in words), tuple(forms))
 
 
 class PlaceResolver:
@@ -321,7 +390,7 @@ class PlaceResolver:
             if place.municipalities and not municipalities:
                 continue  # a code this region's config does not have
             kept.append(Place(place.name, municipalities, place.kind, place.lat, place.lon,
-                              place.ambiguous or len(municipalities) > 1, place.requires))
+                              place.ambiguous or len(municipalities) > 1, place.requires, place.outside))
         self.places = kept
         self.surrounding = dict(surrounding or {})
         self._patterns = [p for p in (_pattern(place) for place in kept) if p is not None]
@@ -440,32 +509,44 @@ class PlaceResolver:
                     span = self._match_at(pat, tokens, i)
                     if span is not None:
                         found.append((pat, *span))
+        # A name without the evidence it needs is no place; its words stay blocked, so that no alias
+        # claims them either («мы любим»: not Любим).
+        blocked: set[int] = set()
+        evidenced: list[tuple[_Pattern, int, int]] = []
+        for pat, start, end in found:
+            core_start = start + (1 if pat.street_type and tokens[start].keys & {pat.street_type} else 0)
+            if self._evidence_ok(pat.place, tokens, core_start, end, text, shouting):
+                evidenced.append((pat, start, end))
+            else:
+                blocked.update(range(start, end))
         chosen: list[tuple[_Pattern, int, int]] = []
         taken: set[int] = set()
-        for pat, start, end in sorted(found, key=lambda f: (f[2] - f[1], f[0].letters), reverse=True):
+        # Longest first; on a tie the place that decides less («в Михайловском»: the ambiguous
+        # Михайловское over the village Михайловский), then by name for a stable answer.
+        for pat, start, end in sorted(evidenced, key=lambda f: (-(f[2] - f[1]), -f[0].letters,
+                                                                f[0].place.decides, f[0].place.name)):
             if taken.isdisjoint(range(start, end)):
                 chosen.append((pat, start, end))
                 taken.update(range(start, end))
-        blocked: set[int] = set()
+        blocked -= taken
         matches: list[PlaceMatch] = []
         for pat, start, end in sorted(chosen, key=lambda c: c[1]):
-            core_start = start + (1 if pat.street_type and tokens[start].keys & {pat.street_type} else 0)
-            if not self._cue_ok(pat.place.requires, tokens, core_start, shouting):
-                blocked.update(range(start, end))  # «мы любим»: not Любим, and no alias may claim it
-                continue
             matches.append(self._vote(pat.place, tokens, start, end, pat.place.kind))
         matches += self._alias_matches(tokens, taken, blocked)
-        return sorted(matches, key=lambda m: m.start)
+        return _mark_routes(sorted(matches, key=lambda m: m.start), tokens, text)
 
     def _match_at(self, pat: _Pattern, tokens: Sequence[_Token], i: int) -> tuple[int, int] | None:
         n = len(pat.core)
         j, k = i, 0
         while k < n and j < len(tokens):
-            if tokens[j].folded in _SKIPPED:
-                j += 1
+            if j > i and (tokens[j].folded in _SKIPPED or "муниципальный" in tokens[j].keys):
+                j += 1  # «Рыбинском муниципальном районе»
                 continue
             if not (tokens[j].keys & pat.core[k]):
                 return None
+            forms = pat.forms[k] if k < len(pat.forms) else None
+            if forms is not None and tokens[j].folded not in forms and not _may_be_typo(tokens[j].folded):
+                return None  # «Петровской» is not a form of «Петровское»
             j += 1
             k += 1
         if k < n:
@@ -479,39 +560,69 @@ class PlaceResolver:
         return None
 
     @staticmethod
-    def _cue_ok(requires: str, tokens: Sequence[_Token], start: int, shouting: bool) -> bool:
+    def _evidence_ok(place: Place, tokens: Sequence[_Token], start: int, end: int, text: str,
+                     shouting: bool) -> bool:
+        """Whether a name that is also an ordinary word or a surname is the place here (see `requires`)."""
+        requires = place.requires
         if not requires:
             return True
         prev = tokens[start - 1] if start > 0 else None
         if prev is not None and prev.folded in _SETTLEMENT_WORDS:
             if prev.folded not in _ONE_LETTER_CUES or prev.dot_after:
                 return True
-        if requires == "type" or prev is None or prev.folded not in _PLACE_PREPOSITIONS:
+        if prev is not None and len(prev.folded) > 2 and prev.keys & _SETTLEMENT_LEMMAS:
+            return True  # «в селе Великое», «в городе Любиме»
+        if requires == "type":
             return False
         word = tokens[start].text
-        return word[:1].isupper() and (shouting or not word.isupper() or len(word) == 1)
+        capital = word[:1].isupper() and (shouting or not word.isupper() or len(word) == 1)
+        if prev is not None and prev.folded in _PLACE_PREPOSITIONS:
+            if capital:
+                return True
+            # «на пятерке», «на брагино»: a neighbourhood in lower case, but not «ехал на пятерке».
+            return (prev.folded == "на" and place.kind == "neighbourhood" and not place.outside
+                    and not _vehicle_context(tokens, start))
+        if place.outside:
+            return False  # «Владимир» at the end of a message is a signature, not the city
+        if capital and prev is not None and prev.keys & _INSTITUTION_LEMMAS and _is_genitive(tokens[start].folded, place):
+            return True  # «ЦРБ Данилова», «в соцзащите Любима»
+        return capital and _stands_alone(tokens, start, end, text)
 
     def _vote(self, place: Place, tokens: Sequence[_Token], start: int, end: int, kind: str) -> PlaceMatch:
         weight = KIND_WEIGHT.get(kind, 0.8)
         municipality = place.municipalities[0] if place.decides else None
+        outside = place.outside
         prev = tokens[start - 1].folded if start > 0 else ""
         before = tokens[start - 2].folded if start > 1 else ""
+        following = tokens[end].keys if end < len(tokens) else set()
+        preceding = tokens[start - 1].keys if start > 0 else set()
         endpoint = False
-        if municipality is not None:
+        adjective = kind == "adjective" or (kind == "alias" and bool(_ADJECTIVE_RE.search(tokens[end - 1].folded)))
+        if adjective and municipality is not None:
+            if (following | preceding) & (_STREET_TYPES | {"ул"}):
+                municipality = None  # «Угличская улица», «ул. Пошехонская»: a street named after the town
+            elif following & _REGION_WORDS:
+                municipality, outside = None, True  # «Ростовская область» is another region
+            elif following & _DISTRICT_HINTS:
+                municipality = self.surrounding.get(municipality, municipality)  # «Рыбинская ЦРБ»
+        if outside and prev == "с" and before.startswith(("границ", "гранич")):
+            weight *= 0.5  # «у границы с Вологодской областью»: a border, not where the problem is
+        elif municipality is not None or outside:
             if prev in _NEAR_PREPOSITIONS or (before, prev) in {("рядом", "с"), ("недалеко", "от")}:
                 # «под Ярославлем» is the okrug around the city, not the city.
-                municipality = self.surrounding.get(municipality, municipality)
+                if municipality is not None:
+                    municipality = self.surrounding.get(municipality, municipality)
                 weight *= 0.8
             elif prev in _ENDPOINT_PREPOSITIONS or (
                 prev in {"в", "во", "на"} and kind in {"city", "town"} and end - start == 1
-                and tokens[start].folded == _fold(place.name) and place.name[-1:] not in "аеиоуыэюя"
+                and _is_direction(tokens[start].folded, place)
             ):
-                # «в Рыбинск» (not «в Рыбинске») is a direction: the accusative equals the name.
+                # «в Рыбинск», «в Кострому» (not «в Рыбинске») is a direction, not where the citizen is.
                 endpoint = True
                 weight *= 0.5
         surface = " ".join(t.text for t in tokens[start:end])
         return PlaceMatch(place, start, end, surface, weight, municipality, tokens[start].start,
-                          tokens[end - 1].end, endpoint)
+                          tokens[end - 1].end, endpoint, outside)
 
     def _alias_matches(self, tokens: Sequence[_Token], taken: set[int], blocked: set[int]) -> list[PlaceMatch]:
         if not self._aliases:
@@ -533,36 +644,78 @@ class PlaceResolver:
         scores: dict[str, float] = defaultdict(float)
         best_weight: dict[str, float] = defaultdict(float)
         for m in matches:
-            if m.municipality is not None:
-                scores[m.municipality] += m.weight
-                best_weight[m.municipality] = max(best_weight[m.municipality], m.weight)
+            code = m.municipality if m.municipality is not None else (_OUTSIDE_VOTE if m.outside else None)
+            if code is not None:
+                scores[code] += m.weight
+                best_weight[code] = max(best_weight[code], m.weight)
         candidates = [c for m in matches if m.municipality is None for c in m.place.municipalities]
-        if not scores:
+        inside = {code: score for code, score in scores.items() if code != _OUTSIDE_VOTE}
+        if not inside:
+            if _OUTSIDE_VOTE in scores:
+                # Only places outside the region: not ours to route («В Москве ямы»), ask; or only
+                # where a route out of the region goes («автобус до Костромы отменили»).
+                route = all(m.endpoint for m in matches if m.outside)
+                return PlaceResolution(None, 0.0, (), matches, "route" if route else "outside")
             if any(m.place.ambiguous for m in matches):
                 share = round(0.5 / max(1, len(set(candidates))), 3)
                 return PlaceResolution(None, 0.0, tuple((c, share) for c in dict.fromkeys(candidates)),
                                        matches, "ambiguous")
             return PlaceResolution(None, 0.0, (), matches, "none")
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-        top, top_score = ranked[0]
-        if all(m.endpoint for m in matches if m.municipality == top):
-            # Only where a bus or a road goes: the citizen may live at either end.
-            suggestions = tuple((code, round(0.5 * s / sum(scores.values()), 3)) for code, s in ranked[:3])
+        ranked_inside = [(code, score) for code, score in ranked if code != _OUTSIDE_VOTE]
+        total_inside = sum(inside.values())
+        # Where the citizen is, not where a bus goes: the places named other than as a route's end.
+        settled = {code for code in scores if any(m.municipality == code or (code == _OUTSIDE_VOTE and m.outside)
+                                                  for m in matches if not m.endpoint)}
+        if not settled:
+            voting = [m for m in matches if m.municipality is not None or m.outside]
+            if len(scores) == 1 and len({m.start for m in voting}) > 1:
+                # Both ends of the route in one municipality («в Угличе автобусы не ходят в Улейму»,
+                # «Рыбинск - Переборы»): it is that municipality's route.
+                (only,) = scores
+                confidence = self._confidence(matches, only) * 0.7
+                return PlaceResolution(only, round(confidence, 3), ((only, round(confidence, 3)),), matches, "text")
+            # Only where a bus or a road goes: the citizen may live at either end, and the route
+            # runs between municipalities or out of the region.
+            suggestions = tuple((code, round(0.5 * sc / total_inside, 3)) for code, sc in ranked_inside[:3])
             return PlaceResolution(None, 0.0, suggestions, matches, "route")
-        confidence = 1.0
-        for m in matches:
-            if m.municipality == top:
-                confidence *= 1 - 0.9 * m.weight
-        confidence = min(0.97, 1 - confidence)
+        if len(settled) == 1 and len(ranked) > 1:
+            (only,) = settled
+            if only != _OUTSIDE_VOTE:
+                # «Переславская ЦРБ: нет хирурга, отправляют в Ярославль», «живу в Семибратово,
+                # автобус до Ярославля отменили»: the other places are only where someone is sent.
+                confidence = self._confidence(matches, only) * 0.7
+                suggestions = tuple((code, round(0.6 * sc / total_inside, 3)) for code, sc in ranked_inside[:3])
+                return PlaceResolution(only, round(confidence, 3), suggestions, matches, "text")
+        top, top_score = ranked[0]
+        if top == _OUTSIDE_VOTE:
+            # «квартира в Костроме, сам живу в Ярославле»: the problem is probably outside the region.
+            suggestions = tuple((code, round(0.4 * sc / total_inside, 3)) for code, sc in ranked_inside[:3])
+            return PlaceResolution(None, 0.0, suggestions, matches, "outside")
+        if all(m.endpoint for m in matches if m.municipality == top):
+            # The likeliest place is only a route's end, the other a place of its own: undecided.
+            suggestions = tuple((code, round(0.5 * sc / total_inside, 3)) for code, sc in ranked_inside[:3])
+            return PlaceResolution(None, 0.0, suggestions, matches, "conflict")
+        confidence = self._confidence(matches, top)
         if len(ranked) > 1:
             second = ranked[1][1]
-            total = sum(scores.values())
-            suggestions = tuple((code, round(0.6 * s / total, 3)) for code, s in ranked[:3])
-            # Two places named: decide only when one clearly dominates, and say we are less sure.
+            suggestions = tuple((code, round(0.6 * sc / total_inside, 3)) for code, sc in ranked_inside[:3])
+            # Two places named (or one outside the region beside it): decide only when one clearly
+            # dominates, and say we are less sure.
             if top_score >= 2 * second and best_weight[top] >= 0.9:
                 return PlaceResolution(top, round(confidence * 0.7, 3), suggestions, matches, "text")
-            return PlaceResolution(None, 0.0, suggestions, matches, "conflict")
+            reason = "outside" if _OUTSIDE_VOTE in scores and len(inside) == 1 else "conflict"
+            return PlaceResolution(None, 0.0, suggestions, matches, reason)
         return PlaceResolution(top, round(confidence, 3), ((top, round(confidence, 3)),), matches, "text")
+
+    @staticmethod
+    def _confidence(matches: Sequence[PlaceMatch], code: str) -> float:
+        """Each mention of the place adds evidence: 1 - prod(1 - 0.9 * weight), at most 0.97."""
+        doubt = 1.0
+        for m in matches:
+            if m.municipality == code:
+                doubt *= 1 - 0.9 * m.weight
+        return min(0.97, 1 - doubt)
 
     # ---- location -------------------------------------------------------------------------
     def resolve_location(self, lat: float, lon: float) -> PlaceResolution:
@@ -593,8 +746,8 @@ class PlaceResolver:
     def resolve(self, text: str, location: tuple[float, float] | None = None) -> PlaceResolution:
         """The text first (what the citizen says beats where the phone is), then the location."""
         by_text = self.resolve_text(text)
-        if by_text.municipality is not None or location is None:
-            return by_text
+        if by_text.municipality is not None or location is None or by_text.reason == "outside":
+            return by_text  # a place outside the region in the text: the phone's location does not say
         by_location = self.resolve_location(*location)
         if by_location.municipality is None:
             return by_text if by_text.suggestions else by_location
@@ -605,6 +758,85 @@ class PlaceResolver:
                 return PlaceResolution(by_location.municipality, 0.8, by_location.suggestions,
                                        by_text.matches, "location")
         return by_location
+
+
+_ROUTE_DASH = re.compile(r"^\s*(-|—|–|->|→|>)\s*$")
+
+
+def _mark_routes(matches: list[PlaceMatch], tokens: Sequence[_Token], text: str) -> list[PlaceMatch]:
+    """«Ярославль - Кострома», «Рыбинск—Пошехонье», «между Мышкиным и Угличем»: both ends of a route."""
+    ends: set[int] = set()
+    for i, (a, b) in enumerate(zip(matches, matches[1:], strict=False)):
+        if (a.municipality is None and not a.outside) or (b.municipality is None and not b.outside):
+            continue
+        gap = text[a.char_end:b.char_start]
+        between = a.start > 0 and tokens[a.start - 1].folded == "между" and gap.strip().lower() == "и"
+        if _ROUTE_DASH.match(gap) or between:
+            ends.update((i, i + 1))
+    if not ends:
+        return matches
+    return [replace(m, endpoint=True, weight=m.weight * 0.5) if i in ends and not m.endpoint else m
+            for i, m in enumerate(matches)]
+
+
+def _is_direction(folded: str, place: Place) -> bool:
+    """«Рыбинск», «Кострому» after «в»/«на»: the accusative, which no locative form shares."""
+    from routing.topics import morph_analyzer
+
+    if folded == _fold(place.name) and place.name[-1:] not in "аеиоуыэюя":
+        return True
+    parses = [p for p in morph_analyzer().parse(folded) if "NOUN" in p.tag]
+    return any("accs" in p.tag for p in parses) and not any("loct" in p.tag or "loc2" in p.tag for p in parses)
+
+
+def _vehicle_context(tokens: Sequence[_Token], start: int) -> bool:
+    """«ехал на пятерке», «автобус на пятерке»: a route number or a vehicle, not a neighbourhood."""
+    if start > 1 and tokens[start - 2].keys & _MOTION_LEMMAS:
+        return True
+    return any(tok.keys & _VEHICLE_LEMMAS for tok in tokens)
+
+
+def _is_genitive(folded: str, place: Place) -> bool:
+    """«Данилова» of «Данилов», «Некрасовского» of «Некрасовское» (not the name's own nominative)."""
+    from routing.topics import morph_analyzer
+
+    if folded == _fold(place.name.split()[0]):
+        return False
+    return any("gent" in parse.tag for parse in morph_analyzer().parse(folded))
+
+
+def _gap_kind(gap: str) -> str:
+    """What stands between two words: "sentence" (. ! ? a new line), "clause" (, ; : — brackets) or "none"."""
+    if _SENTENCE_GAP.search(gap):
+        return "sentence"
+    if _CLAUSE_GAP.search(gap):
+        return "clause"
+    return "none"
+
+
+def _stands_alone(tokens: Sequence[_Token], start: int, end: int, text: str) -> bool:
+    """The capitalised name is a clause of its own at the end or the head of the message.
+
+    «…течёт крыша, Данилов», «…страшно. Любим», «Некрасовское: …», «Большое Село, дом 5 …» — but not
+    «пришёл Данилов из управляющей» (inside a sentence), nor «Весна, а снег не убран» (a one-word
+    start before a comma: the capital letter only begins the sentence).
+    """
+    before = text[tokens[start - 1].end:tokens[start].start] if start > 0 else None
+    after = text[tokens[end - 1].end:tokens[end].start] if end < len(tokens) else None
+    at_end = after is None
+    after_kind = "end" if at_end else _gap_kind(after)
+    if after_kind == "none":
+        return False
+    several_words = end - start > 1 and all(t.text[:1].isupper() for t in tokens[start:end])
+    strong_after = at_end or after_kind == "sentence" or bool(re.search(r"[:—–]|(^|\s)-(\s|$)", after or ""))
+    if before is None:  # the head of the message
+        return several_words or strong_after
+    before_kind = _gap_kind(before)
+    if before_kind == "none":
+        return False
+    if before_kind == "sentence":  # a sentence of its own, or its head: «… страшно. Любим»
+        return at_end or several_words or strong_after
+    return True  # after a comma or a dash, a capital letter is no sentence start: «…, Данилов»
 
 
 def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -4,7 +4,8 @@
 - The config's per-category keywords are the operators' way to correct it without retraining:
   every word a category's keywords cover multiplies that category's odds (then renormalised), so
   a keyword settles a close call but does not overturn a confident model on its own.
-- The place resolver names the municipality, or says it cannot (None) so the bot asks.
+- The place resolver names the municipality, or says it cannot (None) so the bot asks; a route
+  between municipalities or out of the region is flagged `intermunicipal` (see routing.table).
 
 Importing this module is cheap: the model, pymorphy3 and scikit-learn load on the first
 `classify` (or on `warm_up()`, which the bot may call at start-up).
@@ -147,12 +148,14 @@ class ModelClassifier:
             ranked = sorted(scores.items(), key=lambda kv: -kv[1])
             category, confidence = ranked[0]
             category_suggestions = tuple(Suggestion(c, round(p, 3)) for c, p in ranked[:3])
+            intermunicipal = False
             if known is not None:
                 municipality, mun_conf = known, 1.0
                 mun_suggestions: tuple[Suggestion, ...] = (Suggestion(known, 1.0),)
             elif places is not None:
                 municipality, mun_conf = places.municipality, places.confidence
                 mun_suggestions = tuple(Suggestion(c, p) for c, p in places.suggestions)
+                intermunicipal = municipality is None and places.reason == "route"
             else:
                 municipality, mun_conf, mun_suggestions = None, 0.0, ()
             results.append(Classification(
@@ -162,6 +165,7 @@ class ModelClassifier:
                 municipality_confidence=round(mun_conf, 3) if municipality is not None else 0.0,
                 category_suggestions=category_suggestions,
                 municipality_suggestions=mun_suggestions,
+                intermunicipal=intermunicipal,
             ))
         return results
 

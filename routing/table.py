@@ -7,7 +7,10 @@ at equal specificity the rule written first wins. No match, or a rule whose acco
 
 `destination` is the whole decision the bot makes for a classified appeal (and `otklik classify`
 for a file): the table's account, unless the municipality is unknown or the category's
-confidence is under `routing.min_confidence`, in which case the triage chat.
+confidence is under `routing.min_confidence`, in which case the triage chat. One exception: an
+appeal about a route between municipalities or out of the region («автобус Ярославль - Кострома»)
+has no municipality by nature; when the table names an account for its category with no
+municipality (`transport` -> the regional transport ministry), that account takes it.
 """
 
 from __future__ import annotations
@@ -55,13 +58,20 @@ class RoutingTable:
         self._account_codes = [a.code for a in config.accounts]
         self.min_confidence = config.routing.min_confidence
 
-    def destination(self, category: str, municipality: str | None, confidence: float) -> Destination:
+    def destination(self, category: str, municipality: str | None, confidence: float,
+                    *, intermunicipal: bool = False) -> Destination:
         """Where a classified appeal goes: its account, or the triage chat (account None) when the
         table names none, the municipality is unknown (the bot asks the citizen first; a file has
-        no one to ask) or the category's confidence is under routing.min_confidence."""
+        no one to ask) or the category's confidence is under routing.min_confidence.
+
+        `intermunicipal`: the appeal is about a route between municipalities or out of the region
+        (`Classification.intermunicipal`); with no municipality it goes to the table's account for
+        the category alone, if there is one (a region-wide body), instead of waiting for a place.
+        """
         suggested = self.account_for(category, municipality)
         unsure = confidence < self.min_confidence
-        account = suggested if municipality is not None and not unsure else None
+        placed = municipality is not None or (intermunicipal and suggested is not None)
+        account = suggested if placed and not unsure else None
         return Destination(account, suggested, unsure)
 
     def rule_for(self, category: str, municipality: str | None) -> Rule | None:

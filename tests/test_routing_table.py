@@ -128,3 +128,17 @@ def test_shipped_routing() -> None:
     assert table.account_for("education", "yaroslavsky") == "adm_yaroslavsky"
     assert table.account_for("roads", None) is None  # unknown place: triage
     assert table.accounts_for_triage("housing", "tutaevsky")[0] == "adm_tutaevsky"
+
+
+def test_an_intermunicipal_route_goes_to_the_region_wide_account() -> None:
+    table = RoutingTable(load_config(SHIPPED))
+    # no place: triage (the bot asks the citizen first) ...
+    assert table.destination("transport", None, 0.9).account is None
+    # ... unless the text is about a route between municipalities: the regional transport ministry
+    assert table.destination("transport", None, 0.9, intermunicipal=True).account == "min_transport"
+    assert table.destination("health", None, 0.9, intermunicipal=True).account == "min_health"
+    # a category whose body depends on the place still waits for it; an unsure category still goes to triage
+    assert table.destination("roads", None, 0.9, intermunicipal=True).account is None
+    assert table.destination("transport", None, 0.3, intermunicipal=True).account is None
+    # a known municipality is unaffected
+    assert table.destination("transport", "yaroslavl", 0.9, intermunicipal=True).account == "adm_yaroslavl"

@@ -105,6 +105,32 @@ def test_place_names_do_not_count_as_keywords(classifier: ModelClassifier) -> No
     assert result.category == "gas"
 
 
+def test_a_route_between_municipalities_is_flagged(classifier: ModelClassifier) -> None:
+    route = classifier.classify("маршрутка Ярославль - Тутаев битком, водитель курит")
+    assert (route.category, route.municipality, route.intermunicipal) == ("transport", None, True)
+    outside = classifier.classify("автобус Ярославль - Кострома отменили, как теперь ехать")
+    assert (outside.municipality, outside.intermunicipal) == (None, True)
+    town = classifier.classify("в Тутаеве автобус опоздал на сорок минут")
+    assert (town.municipality, town.intermunicipal) == ("tutaevsky", False)
+    nowhere = classifier.classify("автобус опоздал на сорок минут")
+    assert (nowhere.municipality, nowhere.intermunicipal) == (None, False)  # no place named: ask
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    # words the seed examples lacked, and one topical word pulling the wrong way (written for this test)
+    ("тротуары засыпали реагентом, обувь разъедает", "roads"),
+    ("в деревне нет 4G, мобильный интернет не грузит", "telecom"),
+    ("пазики на маршруте старые и холодные", "transport"),
+    ("бездомные кошки живут в подвале, котята пищат", "animals"),
+    ("можно ли материнским капиталом оплатить газ в дом", "social"),
+    ("у детского сада заросли борщевика", "improvement"),
+    ("продам гараж недорого", "other"),
+])
+def test_words_that_used_to_pull_to_the_wrong_category(classifier: ModelClassifier, text: str,
+                                                       category: str) -> None:
+    assert classifier.classify(text).category == category
+
+
 def _config_with(keywords: dict[str, list[str]]) -> SimpleNamespace:
     categories = [SimpleNamespace(code=c, name=c, keywords=keywords.get(c, []))
                   for c in ("housing", "trade", "other")]
