@@ -168,6 +168,10 @@ class ClassifierConfig(_Model):
     # a model written by `otklik train` (its folder or its .npz file); relative paths resolve against
     # the config file's folder; absent or "default": the seed model for the shipped rubric
     model_path: str | None = None
+    # the region's gazetteer (settlements, districts, streets -> municipality; the CSV format of
+    # routing/data/yaroslavl_places.csv); relative paths resolve against the config file's folder;
+    # absent: the shipped Ярославская область file; "none": only the municipalities' names and aliases
+    gazetteer: str | None = None
 
     @property
     def uses_default_model(self) -> bool:
@@ -533,6 +537,18 @@ def load_config(path: str | Path) -> OtklikConfig:
                     f"no such file: {model_file} (relative paths start at the config's folder)",
                 )
             )
+    gazetteer = config.classifier.gazetteer
+    if gazetteer and gazetteer.strip().lower() != "none":
+        from routing.places import load_gazetteer
+
+        gazetteer_file = config.resolve_path(gazetteer)
+        try:
+            load_gazetteer(gazetteer_file)
+        except FileNotFoundError:
+            findings.append((("classifier", "gazetteer"),
+                             f"no such file: {gazetteer_file} (relative paths start at the config's folder)"))
+        except (ValueError, UnicodeDecodeError, OSError) as exc:
+            findings.append((("classifier", "gazetteer"), f"unreadable gazetteer: {exc}"))
     problems += [ConfigProblem(format_loc(loc), _line_for(root, loc), msg) for loc, msg in findings]
     if problems:
         raise ConfigError(f"{source}: {len(problems)} problem(s) in the config", problems, source)

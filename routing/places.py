@@ -288,6 +288,21 @@ class PhraseIndex:
         return hits
 
 
+NO_GAZETTEER = "none"  # classifier.gazetteer: none -> places from the config's names and aliases only
+
+
+def configured_gazetteer(config: Any) -> str | Path | None:
+    """The gazetteer `classifier.gazetteer` names: a path resolved against the config's folder,
+    NO_GAZETTEER, or None for the shipped file."""
+    value = getattr(getattr(config, "classifier", None), "gazetteer", None)
+    if value is None or not str(value).strip():
+        return None
+    if str(value).strip().lower() == NO_GAZETTEER:
+        return NO_GAZETTEER
+    resolve = getattr(config, "resolve_path", None)
+    return resolve(value) if resolve is not None else Path(value)
+
+
 def load_gazetteer(path: str | Path | None = None) -> list[Place]:
     """Read a gazetteer CSV; a clear ValueError names the line of a malformed row."""
     source = Path(path) if path is not None else DEFAULT_GAZETTEER
@@ -417,7 +432,9 @@ class PlaceResolver:
         """Gazetteer entries for the config's municipality codes, plus its names, aliases and centres."""
         municipalities = list(getattr(config, "municipalities", []) or [])
         codes = [m.code for m in municipalities]
-        places = load_gazetteer(gazetteer)
+        if gazetteer is None:
+            gazetteer = configured_gazetteer(config)
+        places = [] if gazetteer == NO_GAZETTEER else load_gazetteer(gazetteer)
         # The gazetteer's own entry wins over a config name: it knows «Любим» needs a cue.
         known = {_fold(p.name) for p in places}
         for m in municipalities:

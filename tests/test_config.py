@@ -83,7 +83,7 @@ def test_shipped_config_loads_with_all_municipalities_and_categories() -> None:
 def test_shipped_config_content_is_usable() -> None:
     config = load_config(SHIPPED)
     for category in config.categories:
-        assert 10 <= len(category.keywords) <= 30, category.code
+        assert 10 <= len(category.keywords) <= 40, category.code  # corrections, not a second classifier
     for municipality in config.municipalities:
         assert municipality.aliases, municipality.code
         assert len(municipality.short_name) <= 20, municipality.code
@@ -396,3 +396,39 @@ def test_centre_must_be_two_numbers(tmp_path: Path) -> None:
         path, line, message = only_problem(load_error(tmp_path, text))
         assert (path, line) == ("municipalities[0].centre", line_of(text, "centre:")), bad
         assert "latitude" in message
+
+
+def test_gazetteer_is_checked_relative_to_the_config(tmp_path: Path) -> None:
+    text = small_text() + "classifier:\n  kind: model\n  gazetteer: places/region.csv\n"
+    path, line, message = only_problem(load_error(tmp_path, text))
+    assert path == "classifier.gazetteer"
+    assert line == line_of(text, "gazetteer:")
+    assert str(tmp_path / "places" / "region.csv") in message
+
+    (tmp_path / "places").mkdir()
+    (tmp_path / "places" / "region.csv").write_text("name,municipality,kind,lat,lon\nЗаречье,district,village,x,\n",
+                                                    encoding="utf-8")
+    path, line, message = only_problem(load_error(tmp_path, text))
+    assert path == "classifier.gazetteer" and "lat/lon must be numbers" in message
+
+
+def test_another_regions_gazetteer_names_its_places(tmp_path: Path) -> None:
+    from routing.places import PlaceResolver
+
+    (tmp_path / "region.csv").write_text(
+        "name,municipality,kind,lat,lon,ambiguous,requires\n"
+        "Заречье,district,village,57.1,39.2,,\n"
+        "Брагино,town,district,,,,\n",  # a Ярославль name, meaning another place in this region
+        encoding="utf-8",
+    )
+    config = load_config(write(tmp_path, small_text() + "classifier:\n  kind: model\n  gazetteer: region.csv\n"))
+    resolver = PlaceResolver.from_config(config)
+    assert resolver.resolve_text("в деревне Заречье не горят фонари").municipality == "district"
+    assert resolver.resolve_text("на Брагино яма").municipality == "town"
+    assert resolver.resolve_text("в Таунском округе яма").municipality == "district"  # config names still count
+    assert resolver.resolve_text("в Рыбинске яма").municipality is None  # the shipped file is not read
+
+    config = load_config(write(tmp_path, small_text() + "classifier:\n  kind: model\n  gazetteer: none\n"))
+    resolver = PlaceResolver.from_config(config)
+    assert resolver.resolve_text("в деревне Заречье не горят фонари").municipality is None
+    assert resolver.resolve_text("в Тауне не горят фонари").municipality == "town"
