@@ -43,7 +43,8 @@ class _Phrase:
     def matches_at(self, tokens: Sequence[str], start: int) -> bool:
         if start + len(self.words) > len(tokens):
             return False
-        for (word, whole), token in zip(self.words, tokens[start:], strict=False):
+        for offset, (word, whole) in enumerate(self.words):  # no slice of the tokens: called a lot
+            token = tokens[start + offset]
             hit = token == word if whole else token.startswith(word)
             if not hit:
                 return False
@@ -83,6 +84,52 @@ class _PhraseSet:
             for phrase in self._by_letter.get(token[:1], ()):
                 if phrase.matches_at(tokens, i):
                     hits.append(_Hit(phrase, i, i + len(phrase.words)))
+        return hits
+
+
+class KeywordIndex:
+    """Compiled phrases looked up by the text's words: each distinct word is matched against the
+    phrases' first words once (then remembered, bounded), so a message tries `matches_at` only for
+    the phrases whose first word it has. `find` gives the same hits as trying every phrase everywhere."""
+
+    def __init__(self, phrases: Iterable[_Phrase], cache_size: int = 100_000) -> None:
+        self._phrases = list(phrases)
+        self._whole: dict[str, list[int]] = {}  # first word that must match whole -> phrase numbers
+        self._prefix: dict[str, list[int]] = {}  # first word that begins a text word -> phrase numbers
+        for number, phrase in enumerate(self._phrases):
+            word, whole = phrase.words[0]
+            (self._whole if whole else self._prefix).setdefault(word, []).append(number)
+        self._prefix_lengths = sorted({len(word) for word in self._prefix})
+        self._cache: dict[str, tuple[_Phrase, ...]] = {}
+        self._cache_size = cache_size
+
+    def __bool__(self) -> bool:
+        return bool(self._phrases)
+
+    def _starting_with(self, token: str) -> tuple[_Phrase, ...]:
+        """The phrases whose first word matches this text word, in the order they were given."""
+        cached = self._cache.get(token)
+        if cached is not None:
+            return cached
+        numbers = list(self._whole.get(token, ()))
+        for length in self._prefix_lengths:
+            if length > len(token):
+                break
+            numbers += self._prefix.get(token[:length], ())
+        found = tuple(self._phrases[n] for n in sorted(numbers))
+        if len(self._cache) < self._cache_size:
+            self._cache[token] = found
+        return found
+
+    def find(self, tokens: Sequence[str]) -> list[tuple[_Phrase, int, int]]:
+        """(phrase, start, end) for every phrase matching at every word, as `_Phrase.matches_at` says."""
+        hits = []
+        starting_with = self._starting_with
+        for i, token in enumerate(tokens):
+            for phrase in starting_with(token):
+                size = len(phrase.words)
+                if size == 1 or phrase.matches_at(tokens, i):  # a one-word phrase: its first word matched
+                    hits.append((phrase, i, i + size))
         return hits
 
 

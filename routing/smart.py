@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from routing.classification import Classification, Suggestion
 
 if TYPE_CHECKING:
-    from routing.places import PhraseIndex, PlaceResolution, PlaceResolver
+    from routing.keywords import KeywordIndex
+    from routing.places import PlaceResolution, PlaceResolver
     from routing.topics import TopicModel
 
 FALLBACK_CATEGORY = "other"
@@ -101,9 +102,8 @@ class ModelClassifier:
                 self._ready = (model, resolver, codes, self._compile_keywords())
         return self._ready
 
-    def _compile_keywords(self) -> PhraseIndex:
-        from routing.keywords import compile_phrase
-        from routing.places import PhraseIndex
+    def _compile_keywords(self) -> KeywordIndex:
+        from routing.keywords import KeywordIndex, compile_phrase
 
         phrases = []
         for category in self._categories or []:
@@ -111,7 +111,7 @@ class ModelClassifier:
                 phrase = compile_phrase(category.code, keyword)
                 if phrase is not None:
                     phrases.append(phrase)
-        return PhraseIndex(phrases)
+        return KeywordIndex(phrases)
 
     @property
     def model(self) -> TopicModel:
@@ -170,7 +170,7 @@ class ModelClassifier:
         return results
 
     def _category_scores(self, proba: Any, index: dict[str, int], codes: Sequence[str], text: str,
-                         phrases: PhraseIndex) -> dict[str, float]:
+                         phrases: KeywordIndex) -> dict[str, float]:
         # Categories the model does not know (a region's own rubric) start from a small floor.
         floor = 1e-3
         base = {c: max(float(proba[index[c]]), floor) if proba is not None and c in index else floor for c in codes}
@@ -185,7 +185,7 @@ class ModelClassifier:
         return {c: v / total for c, v in exp.items()}
 
 
-def keyword_hits(text: str, phrases: PhraseIndex) -> dict[str, int]:
+def keyword_hits(text: str, phrases: KeywordIndex) -> dict[str, int]:
     """Words of the text covered by each category's keywords (the config's matching rules)."""
     from routing.keywords import words_of
 

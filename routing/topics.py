@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
 MODEL_FILE = "topic_model.npz"
+PARSE_CACHE_SIZE = 10_000  # recent words whose pymorphy3 parses are kept (~1.6 KB each, ≤ 16 MB)
+WORD_CACHE_SIZE = 100_000  # words whose char n-gram ids a loaded model keeps (~350 bytes each, ≤ 35 MB)
 META_FILE = "model.json"
 FORMAT_VERSION = 2
 
@@ -39,6 +41,7 @@ _LOOKALIKES = str.maketrans({"a": "а", "e": "е", "o": "о", "p": "р", "c": "�
                              "k": "к", "m": "м", "t": "т", "h": "н", "b": "в"})
 _TOKEN_RE = re.compile(r"[a-zа-я]+|\d+")
 _CYRILLIC_RE = re.compile(r"[а-я]")
+_LATIN_RE = re.compile(r"[a-z]")
 _SPACES_RE = re.compile(r"\s+")
 _URL_RE = re.compile(r"https?://\S+|www\.\S+")
 # Russian abbreviations citizens write with a dot or a hyphen; spelled out so lemmas meet full words.
@@ -57,10 +60,12 @@ _ABBREVIATION_RE = re.compile(
 def fold_text(text: str) -> str:
     """Lower-case, ё -> е, Latin look-alikes inside Cyrillic words -> Cyrillic, URLs dropped."""
     text = _URL_RE.sub(" ", text.lower().replace("ё", "е"))
+    if not _LATIN_RE.search(text):
+        return " ".join(text.split())  # no Latin letter: no word to fix (most messages)
     words = []
     for word in text.split():
         # Only words that already have Cyrillic letters are fixed: «wifi» must stay Latin.
-        if _CYRILLIC_RE.search(word) and re.search(r"[a-z]", word):
+        if _CYRILLIC_RE.search(word) and _LATIN_RE.search(word):
             word = word.translate(_LOOKALIKES)
         words.append(word)
     return " ".join(words)
@@ -75,7 +80,24 @@ def morph_analyzer() -> pymorphy3.MorphAnalyzer:
 
     # It announces its dictionary at INFO on every start; that says nothing to an operator.
     logging.getLogger("pymorphy3").setLevel(logging.WARNING)
-    return pymorphy3.MorphAnalyzer(lang="ru")
+
+    class RememberingMorphAnalyzer(pymorphy3.MorphAnalyzer):
+        """`parse` remembers recent words: the topic model's lemmas and the place resolver both parse
+        each new word of a message (a few hundred microseconds a time), now once between them."""
+
+        def parse(self, word: str) -> list[Any]:
+            cache = self._parses
+            found = cache.get(word)
+            if found is None:
+                found = super().parse(word)
+                if len(cache) >= PARSE_CACHE_SIZE:
+                    cache.clear()  # bounded: start again rather than keep every word ever seen
+                cache[word] = found
+            return list(found)  # a list of its own for each caller, as pymorphy3 gives
+
+    analyzer = RememberingMorphAnalyzer(lang="ru")
+    analyzer._parses = {}
+    return analyzer
 
 
 class TextNormaliser:
@@ -86,7 +108,11 @@ class TextNormaliser:
         self._cache_size = cache_size
 
     def tokens(self, text: str) -> list[str]:
-        folded = _ABBREVIATION_RE.sub(lambda m: f" {_ABBREVIATIONS[m.group(1)]} ", fold_text(text))
+        return self._tokens_of_folded(fold_text(text))
+
+    @staticmethod
+    def _tokens_of_folded(folded: str) -> list[str]:
+        folded = _ABBREVIATION_RE.sub(lambda m: f" {_ABBREVIATIONS[m.group(1)]} ", folded)
         # Numbers (house, flat, route numbers) matter as "a number" but not as a value.
         return ["0" if tok.isdigit() else tok for tok in _TOKEN_RE.findall(folded)]
 
@@ -107,6 +133,13 @@ class TextNormaliser:
 
     def folded(self, text: str) -> str:
         return _SPACES_RE.sub(" ", fold_text(text)).strip()
+
+    def prepare(self, text: str) -> tuple[str, list[str]]:
+        """`folded(text)` and `lemmas(text)` at once, folding the text once."""
+        folded = fold_text(text)
+        get, lemma = self._cache.get, self.lemma
+        lemmas = [get(tok) or lemma(tok) for tok in self._tokens_of_folded(folded)]
+        return _SPACES_RE.sub(" ", folded).strip(), lemmas
 
 
 @dataclass
@@ -173,12 +206,18 @@ class _Block:
     """One TF-IDF block at prediction time, without scikit-learn: the same n-grams, sublinear tf,
     idf and l2 norm as the TfidfVectorizer it was exported from (tests compare them)."""
 
-    def __init__(self, analyzer: str, ngram_range: tuple[int, int], terms: Sequence[str], idf: np.ndarray) -> None:
+    def __init__(self, analyzer: str, ngram_range: tuple[int, int], terms: Sequence[str], idf: np.ndarray,
+                 word_cache_size: int = WORD_CACHE_SIZE) -> None:
         self.analyzer = analyzer
         self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
         self.terms_list = list(terms)
         self.vocabulary = {t: i for i, t in enumerate(self.terms_list)}
         self.idf = idf
+        # char_wb n-grams never cross a word, so a doc's ids are its words' ids in a row: each
+        # word's ids are worked out once (bounded, like the lemma cache) instead of per message.
+        self._word_ids: dict[str, tuple[int, ...]] = {}
+        self._word_cache_size = word_cache_size
+        self._joined_idf: tuple[_Block, np.ndarray] | None = None  # (the word block, both idfs) for _scores
 
     @classmethod
     def from_vectorizer(cls, vectorizer: Any) -> _Block:
@@ -196,7 +235,10 @@ class _Block:
         if self.analyzer == "word":
             tokens = doc.split()
             for n in range(low, min(high, len(tokens)) + 1):
-                out += [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+                if n == 1:
+                    out += tokens  # the same strings as joining each one alone, without the joins
+                else:
+                    out += [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
             return out
         doc = _SPACES_RE.sub(" ", doc)
         if self.analyzer == "char":
@@ -212,8 +254,44 @@ class _Block:
                 out += [padded[i:i + n] for i in range(len(padded) - n + 1)]
         return out
 
+    def _padded_word_ids(self, word: str) -> tuple[int, ...]:
+        """Vocabulary ids of one word's char_wb n-grams, in `ngrams` order (out-of-vocabulary ones left out)."""
+        cached = self._word_ids.get(word)
+        if cached is not None:
+            return cached
+        get = self.vocabulary.get
+        padded = f" {word} "
+        low, high = self.ngram_range
+        ids: list[int] = []
+        for n in range(low, high + 1):
+            if n >= len(padded):
+                index = get(padded)  # a word shorter than n counts once, whole
+                if index is not None:
+                    ids.append(index)
+                break
+            for i in range(len(padded) - n + 1):
+                index = get(padded[i:i + n])
+                if index is not None:
+                    ids.append(index)
+        result = tuple(ids)
+        if len(self._word_ids) < self._word_cache_size:
+            self._word_ids[word] = result
+        return result
+
     def counts(self, doc: str) -> tuple[list[int], list[int]]:
-        """Vocabulary ids of the doc's n-grams and how often each occurs."""
+        """Vocabulary ids of the doc's n-grams and how often each occurs, in order of first occurrence."""
+        if self.analyzer != "char_wb":
+            return self._counts_from_ngrams(doc)
+        ids: list[int] = []
+        cached = self._word_ids.get
+        for word in doc.lower().split():
+            found = cached(word)
+            ids += found if found is not None else self._padded_word_ids(word)
+        counted = Counter(ids)  # same order as counting the n-gram strings: first occurrence
+        return list(counted), list(counted.values())
+
+    def _counts_from_ngrams(self, doc: str) -> tuple[list[int], list[int]]:
+        """`counts` the plain way: every n-gram string, counted, then looked up (char, word; tests)."""
         get = self.vocabulary.get
         ids: list[int] = []
         counts: list[int] = []
@@ -400,7 +478,11 @@ class TopicModel:
         cross_keys = self._cross_keys if self._cross_keys is not None else np.zeros(0, dtype=np.int64)
         cross_offset = context_offset + len(self._contexts)
         use_cross = self.uses_context and contexts is not None and len(cross_keys) > 0
-        idf = np.concatenate([char.idf, word.idf]).astype(np.float32)
+        joined = char._joined_idf
+        if joined is None or joined[0] is not word:  # once per loaded model, not per call
+            joined = char._joined_idf = (word, np.concatenate([char.idf, word.idf]).astype(np.float32))
+        idf = joined[1]
+        prepare = self.normaliser.prepare
         for begin in range(0, len(texts), 256):  # chunks keep the gathered weights small
             chunk = texts[begin:begin + 256]
             cols: list[int] = []
@@ -410,11 +492,12 @@ class TopicModel:
             extra_cols: list[int] = []
             chunk_context = np.full(len(chunk), -1, dtype=np.int64)
             for n, text in enumerate(chunk):
-                ids, cnt = char.counts(self.normaliser.folded(text))
+                folded, lemmas = prepare(text)
+                ids, cnt = char.counts(folded)
                 cols += ids
                 counts += cnt
                 segments.append(len(ids))
-                ids, cnt = word.counts(" ".join(self.normaliser.lemmas(text)))
+                ids, cnt = word.counts(" ".join(lemmas))
                 cols += [word_offset + i for i in ids]
                 counts += cnt
                 segments.append(len(ids))
@@ -425,22 +508,32 @@ class TopicModel:
                         extra_cols.append(context_offset + column)
                         chunk_context[n] = column
             if cols:
-                col_array = np.asarray(cols)
-                values = (1.0 + np.log(np.asarray(counts, dtype=np.float32))) * idf[col_array]
-                lengths = np.asarray(segments)
-                starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-                nonempty = lengths > 0
-                norms = np.ones(len(lengths), dtype=np.float32)
-                norms[nonempty] = np.sqrt(np.add.reduceat(values * values, starts[nonempty]))
-                values /= np.repeat(norms, lengths)
+                col_array = np.fromiter(cols, dtype=np.int64, count=len(cols))  # faster than asarray
+                counts_array = np.fromiter(counts, dtype=np.float32, count=len(counts))
+                values = (1.0 + np.log(counts_array)) * idf[col_array]
+                # Where each non-empty (doc, block) run and each non-empty doc starts: kept in Python,
+                # which for a message at a time costs less than a dozen small numpy calls.
+                run_starts: list[int] = []
+                run_sizes: list[int] = []
+                doc_starts: list[int] = []
+                doc_rows: list[int] = []
+                position = 0
+                for n in range(len(chunk)):
+                    char_size, word_size = segments[2 * n], segments[2 * n + 1]
+                    if char_size or word_size:
+                        doc_starts.append(position)
+                        doc_rows.append(begin + n)
+                    for size in (char_size, word_size):
+                        if size:
+                            run_starts.append(position)
+                            run_sizes.append(size)
+                            position += size
+                values /= np.repeat(np.sqrt(np.add.reduceat(values * values, run_starts)), run_sizes)
                 gathered = self._weights[col_array] * values[:, None]
-                doc_lengths = lengths.reshape(-1, 2).sum(axis=1)
-                doc_starts = np.concatenate([[0], np.cumsum(doc_lengths)[:-1]])
-                filled = doc_lengths > 0
-                out[begin + np.flatnonzero(filled)] = np.add.reduceat(gathered, doc_starts[filled], axis=0)
+                out[doc_rows] = np.add.reduceat(gathered, doc_starts, axis=0)
                 if use_cross:
-                    self._add_crosses(out, begin, col_array - word_offset, values, lengths, chunk_context,
-                                      cross_keys, cross_offset, len(word.terms_list))
+                    self._add_crosses(out, begin, col_array - word_offset, values, np.asarray(segments),
+                                      chunk_context, cross_keys, cross_offset, len(word.terms_list))
             for n, column in zip(extra_rows, extra_cols, strict=True):
                 out[begin + n] += self.settings.context_weight * self._weights[column]
         return out + self._intercept

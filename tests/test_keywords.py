@@ -226,6 +226,29 @@ def test_phrases_need_their_words_in_order() -> None:
     assert not phrase.matches_at(words_of("вода горячая"), 0)
 
 
+def test_keyword_index_finds_what_every_phrase_everywhere_finds(shipped: OtklikConfig) -> None:
+    import random
+
+    from routing.keywords import KeywordIndex
+
+    entries = [(c.code, k) for c in shipped.categories for k in c.keywords]
+    entries += [(m.code, a) for m in shipped.municipalities for a in m.aliases]
+    entries += [("x", "ж"), ("x", "ук"), ("x", "газ!"), ("x", "горяч вод"), ("x", "р-н"), ("x", "а б в")]
+    phrases = [p for p in (compile_phrase(owner, kw) for owner, kw in entries) if p is not None]
+    index = KeywordIndex(phrases, cache_size=50)  # small: most words past the first ones are not remembered
+    vocabulary = sorted({w for p in phrases for w, _ in p.words} | {"газон", "укус", "воды", "ж", "а", "б", "в"})
+    rng = random.Random(7)
+    texts = ["нет горячей воды в р-не", "газон вытоптали, газ пахнет", "а б в а б", "ук ж укус жкх", ""]
+    for _ in range(300):
+        words = [rng.choice(vocabulary) + rng.choice(["", "", "ами", "е", "ой"]) for _ in range(rng.randint(1, 12))]
+        texts.append(" ".join(words))
+    for text in texts * 2:  # the second time from the remembered words
+        tokens = words_of(text)
+        expected = sorted((id(p), i, i + len(p.words)) for i in range(len(tokens)) for p in phrases
+                          if p.matches_at(tokens, i))
+        assert sorted((id(p), start, end) for p, start, end in index.find(tokens)) == expected, text
+
+
 def test_confidence_function_is_monotone() -> None:
     for runner_up in range(4):
         row = [category_confidence(score, runner_up) for score in range(max(1, runner_up), 8)]

@@ -123,6 +123,88 @@ def test_light_ngrams_equal_scikit_learn(analyzer: str) -> None:
         assert np.allclose(mine, row, atol=1e-6)
 
 
+# Repeated words, one-letter words, words longer than the longest n-gram, odd spaces, Latin, ё.
+VARIED_DOCS = [
+    "яма яма яма во дворе, яма",
+    "у я в к с о а я я",
+    "электроснабжение водоотведение переосвидетельствование электроснабжение",
+    "нет   света \t\n ночью  ",
+    "",
+    "   ",
+    "ул ленина д 5 кв 12 12 12",
+    "wifi не работает, wifi!!! мусоp",
+    "ёлка Ёлка ЁЛКА елка",
+    "дом\u00a05\u2028подъезд\x1cтри\u3000этаж",
+    "абв" * 10,
+    "ук не чистит снег, ук не чистит снег",
+    "a b c d e",
+]
+
+
+@pytest.mark.parametrize("cache_size", [200_000, 3, 0])
+def test_cached_word_ngrams_equal_the_plain_ones(cache_size: int) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from routing.topics import _Block
+
+    # min_df=2 leaves many n-grams out of the vocabulary, as in a real model.
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), min_df=2, sublinear_tf=True)
+    vec.fit(VARIED_DOCS + [t for t, _ in NEW_MESSAGES])
+    block = _Block(vec.analyzer, vec.ngram_range, [t for t, _ in sorted(vec.vocabulary_.items(), key=lambda kv: kv[1])],
+                   np.asarray(vec.idf_, dtype=np.float32), word_cache_size=cache_size)
+    docs = VARIED_DOCS + [t for t, _ in NEW_MESSAGES]
+    for _ in range(2):  # the second round is answered from the cache (where it has room)
+        for doc in docs:
+            # Same ids, same counts, same order (the order of the float sums that follow).
+            assert block.counts(doc) == block._counts_from_ngrams(doc), doc
+    assert len(block._word_ids) <= cache_size
+
+
+def test_cached_prediction_is_bit_identical_to_the_plain_path(tmp_path: Path, seed_model: TopicModel) -> None:
+    seed_model.save(tmp_path / "m")
+    plain = TopicModel.load(tmp_path / "m")
+    char = plain._blocks[0]
+    char.counts = char._counts_from_ngrams  # type: ignore[method-assign]  # no per-word cache
+    normaliser = plain.normaliser
+    normaliser.prepare = lambda text: (normaliser.folded(text), normaliser.lemmas(text))  # type: ignore[method-assign]
+    texts = (VARIED_DOCS + [t for t, _ in NEW_MESSAGES]) * 2
+    assert np.array_equal(seed_model.predict_proba(texts), plain.predict_proba(texts))
+    for text in texts[:20]:
+        assert np.array_equal(seed_model.predict_proba([text]), plain.predict_proba([text]))
+
+
+def test_fold_text_fast_path_equals_the_word_by_word_one() -> None:
+    import re
+
+    def reference(text: str) -> str:
+        text = re.sub(r"https?://\S+|www\.\S+", " ", text.lower().replace("ё", "е"))
+        words = []
+        for word in text.split():
+            if re.search(r"[а-я]", word) and re.search(r"[a-z]", word):
+                word = word.translate(str.maketrans("aeopcxykmthb", "аеорсхукмтнв"))
+            words.append(word)
+        return " ".join(words)
+
+    for text in VARIED_DOCS + ["см. http://example.ru/x?a=1 ёж", "Нет WiFi в шкoле", "МусоP на ЁЛКЕ"]:
+        assert fold_text(text) == reference(text), text
+    normaliser = TextNormaliser()
+    for text in VARIED_DOCS:
+        assert normaliser.prepare(text) == (normaliser.folded(text), normaliser.lemmas(text))
+
+
+def test_parses_are_remembered_but_each_caller_gets_its_own_list() -> None:
+    import pymorphy3
+
+    from routing.topics import morph_analyzer
+
+    morph = morph_analyzer()
+    first = morph.parse("батареи")
+    assert first == pymorphy3.MorphAnalyzer.parse(morph, "батареи")
+    first.clear()  # a caller may change its list; the remembered parses stay
+    assert morph.parse("батареи") and morph.parse("батареи") is not morph.parse("батареи")
+    assert morph.parse("батареи")[0].normal_form == "батарея"
+
+
 def test_save_and_load_round_trip(tmp_path: Path, seed_model: TopicModel) -> None:
     seed_model.save(tmp_path / "m")
     assert (tmp_path / "m" / MODEL_FILE).exists()
