@@ -36,7 +36,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -150,7 +150,7 @@ class _Token:
     dot_after: bool
     start: int = 0  # character offsets in the text
     end: int = 0
-    keys: set[str] = field(default_factory=set)
+    keys: frozenset[str] = frozenset()
 
 
 def _fold(word: str) -> str:
@@ -288,6 +288,7 @@ class PhraseIndex:
         return hits
 
 
+KEY_CACHE_WORDS = 100_000  # words whose gazetteer keys are kept (a few hundred bytes each)
 NO_GAZETTEER = "none"  # classifier.gazetteer: none -> places from the config's names and aliases only
 
 
@@ -415,6 +416,7 @@ class PlaceResolver:
                 self._by_first[key].append(pat)
         self._vocabulary = {key for pat in self._patterns for keys in pat.core for key in keys}
         self._fuzzy = self._fuzzy_index()
+        self._key_cache: dict[str, frozenset[str]] = {}  # folded word -> _keys (bounded: KEY_CACHE_WORDS)
         self._aliases = self._compile_aliases(aliases)
         self._points = [(p.municipalities[0], p.lat, p.lon, KIND_RADIUS_KM.get(p.kind, 1.5))
                         for p in kept if p.decides and p.lat is not None and p.lon is not None]
@@ -495,11 +497,19 @@ class PlaceResolver:
         return PhraseIndex(p for p in (compile_phrase(code, alias) for code, alias in aliases) if p is not None)
 
     # ---- text -----------------------------------------------------------------------------
-    def _keys(self, tok: _Token) -> set[str]:
-        keys = set(_word_keys(tok.folded))
-        if keys & self._vocabulary or len(tok.folded) < 6 or not _may_be_typo(tok.folded):
+    def _keys(self, tok: _Token) -> frozenset[str]:
+        """A word's lemma keys, plus the gazetteer words it is one typo away from; cached per word."""
+        cached = self._key_cache.get(tok.folded)
+        if cached is None:
+            cached = frozenset(self._word_keys_with_typos(tok.folded))
+            if len(self._key_cache) < KEY_CACHE_WORDS:
+                self._key_cache[tok.folded] = cached
+        return cached
+
+    def _word_keys_with_typos(self, word: str) -> set[str]:
+        keys = set(_word_keys(word))
+        if keys & self._vocabulary or len(word) < 6 or not _may_be_typo(word):
             return keys
-        word = tok.folded
         candidates: set[str] = set()
         for variant in {word} | {word[:i] + word[i + 1:] for i in range(len(word))}:
             candidates |= self._fuzzy.get(variant, set())
@@ -514,7 +524,7 @@ class PlaceResolver:
         tokens = tokenize(text)
         for tok in tokens:
             tok.keys = self._keys(tok)
-        shouting = sum(c.isupper() for c in text) > 0.6 * max(1, sum(c.isalpha() for c in text))
+        shouting = sum(map(str.isupper, text)) > 0.6 * max(1, sum(map(str.isalpha, text)))
         found: list[tuple[_Pattern, int, int]] = []
         for i, tok in enumerate(tokens):
             seen: set[int] = set()
