@@ -39,7 +39,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from routing.keywords import KeywordIndex
 
 DEFAULT_GAZETTEER = Path(__file__).parent / "data" / "yaroslavl_places.csv"
 OUTSIDE = "-"  # recognised, belongs to no single municipality (the whole region, a reservoir)
@@ -265,29 +268,6 @@ def _merge_abbreviations(tokens: list[_Token]) -> list[_Token]:
     return out
 
 
-class PhraseIndex:
-    """Config keyword phrases (routing.keywords rules) bucketed by their first two letters: a message
-    is checked against the few phrases that can start at each word, not against all of them."""
-
-    def __init__(self, phrases: Iterable[Any]) -> None:
-        self._by_prefix: dict[str, list[Any]] = defaultdict(list)
-        for phrase in phrases:
-            self._by_prefix[phrase.words[0][0][:2]].append(phrase)
-
-    def __bool__(self) -> bool:
-        return bool(self._by_prefix)
-
-    def find(self, words: Sequence[str]) -> list[tuple[Any, int, int]]:
-        hits = []
-        for i, word in enumerate(words):
-            # A one-letter keyword word sits under its single letter, every other under two.
-            for key in (word[:2], word[:1]) if len(word) > 1 else (word,):
-                for phrase in self._by_prefix.get(key, ()):
-                    if phrase.matches_at(words, i):
-                        hits.append((phrase, i, i + len(phrase.words)))
-        return hits
-
-
 KEY_CACHE_WORDS = 100_000  # words whose gazetteer keys are kept (a few hundred bytes each)
 NO_GAZETTEER = "none"  # classifier.gazetteer: none -> places from the config's names and aliases only
 
@@ -491,10 +471,10 @@ class PlaceResolver:
         return index
 
     @staticmethod
-    def _compile_aliases(aliases: Iterable[tuple[str, str]]) -> PhraseIndex:
-        from routing.keywords import compile_phrase
+    def _compile_aliases(aliases: Iterable[tuple[str, str]]) -> KeywordIndex:
+        from routing.keywords import KeywordIndex, compile_phrase
 
-        return PhraseIndex(p for p in (compile_phrase(code, alias) for code, alias in aliases) if p is not None)
+        return KeywordIndex(p for p in (compile_phrase(code, alias) for code, alias in aliases) if p is not None)
 
     # ---- text -----------------------------------------------------------------------------
     def _keys(self, tok: _Token) -> frozenset[str]:
