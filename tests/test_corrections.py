@@ -2,7 +2,6 @@
 `otklik train --include-corrections` on a database that holds them."""
 from __future__ import annotations
 
-import argparse
 import asyncio
 import csv
 from datetime import UTC, datetime
@@ -13,7 +12,7 @@ import pytest
 
 pytest.importorskip("sklearn", reason="the trained router needs scikit-learn")
 
-from bot import cli_routing  # noqa: E402 - after the skip check
+from bot.cli import main as cli_main  # noqa: E402 - after the skip check
 from bot.config import OtklikConfig  # noqa: E402
 from routing import texts  # noqa: E402
 from routing.corrections import Correction, Example, implied_label, label_corrections, load_corrections  # noqa: E402
@@ -129,11 +128,7 @@ async def _fill(url: str) -> dict[str, int]:
 
 
 def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="otklik")
-    sub = parser.add_subparsers(dest="command")
-    cli_routing.register(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    return cli_main(argv)
 
 
 async def test_corrections_are_read_from_the_database(database_url: str, config: OtklikConfig) -> None:
