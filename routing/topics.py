@@ -246,12 +246,19 @@ class _Block:
                 out += [doc[i:i + n] for i in range(len(doc) - n + 1)]
             return out
         for word in doc.split():  # char_wb: n-grams inside words padded with a space
-            padded = f" {word} "
-            for n in range(low, high + 1):
-                if n >= len(padded):
-                    out.append(padded)  # a word shorter than n counts once, whole
-                    break
-                out += [padded[i:i + n] for i in range(len(padded) - n + 1)]
+            out += self._word_ngrams(word)
+        return out
+
+    def _word_ngrams(self, word: str) -> list[str]:
+        """One word's char_wb n-grams, the word padded with a space on each side."""
+        padded = f" {word} "
+        low, high = self.ngram_range
+        out: list[str] = []
+        for n in range(low, high + 1):
+            if n >= len(padded):
+                out.append(padded)  # a word shorter than n counts once, whole
+                break
+            out += [padded[i:i + n] for i in range(len(padded) - n + 1)]
         return out
 
     def _padded_word_ids(self, word: str) -> tuple[int, ...]:
@@ -260,20 +267,7 @@ class _Block:
         if cached is not None:
             return cached
         get = self.vocabulary.get
-        padded = f" {word} "
-        low, high = self.ngram_range
-        ids: list[int] = []
-        for n in range(low, high + 1):
-            if n >= len(padded):
-                index = get(padded)  # a word shorter than n counts once, whole
-                if index is not None:
-                    ids.append(index)
-                break
-            for i in range(len(padded) - n + 1):
-                index = get(padded[i:i + n])
-                if index is not None:
-                    ids.append(index)
-        result = tuple(ids)
+        result = tuple(i for i in map(get, self._word_ngrams(word)) if i is not None)
         if len(self._word_ids) < self._word_cache_size:
             self._word_ids[word] = result
         return result
