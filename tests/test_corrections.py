@@ -2,6 +2,7 @@
 `otklik train --include-corrections` on a database that holds them."""
 from __future__ import annotations
 
+import argparse
 import asyncio
 import csv
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ import pytest
 
 pytest.importorskip("sklearn", reason="the trained router needs scikit-learn")
 
-from bot.cli import main as cli_main  # noqa: E402 - after the skip check
+from bot import cli_routing  # noqa: E402 - after the skip check
 from bot.config import OtklikConfig  # noqa: E402
 from routing import texts  # noqa: E402
 from routing.corrections import Correction, Example, implied_label, label_corrections, load_corrections  # noqa: E402
@@ -128,7 +129,11 @@ async def _fill(url: str) -> dict[str, int]:
 
 
 def _run(argv: list[str]) -> int:
-    return cli_main(argv)
+    parser = argparse.ArgumentParser(prog="otklik")
+    sub = parser.add_subparsers(dest="command")
+    cli_routing.register(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
 
 
 async def test_corrections_are_read_from_the_database(database_url: str, config: OtklikConfig) -> None:

@@ -2,6 +2,7 @@
 `otklik train` / `otklik predict` commands — on seed data and hand-written messages only."""
 from __future__ import annotations
 
+import argparse
 import csv
 import inspect
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 pytest.importorskip("sklearn", reason="the trained router needs scikit-learn")
 pytest.importorskip("pymorphy3", reason="the trained router needs pymorphy3")
 
-from bot.cli import main as cli_main  # noqa: E402 - after the skip checks
+from bot import cli_routing  # noqa: E402 - after the skip checks
 from bot.config import load_config  # noqa: E402
 from routing.classification import Classifier  # noqa: E402
 from routing.smart import ModelClassifier  # noqa: E402
@@ -205,7 +206,11 @@ def test_default_model_works_without_a_writable_cache(tmp_path: Path, monkeypatc
 
 # ---- otklik train / predict ----------------------------------------------------------------
 def _run(argv: list[str]) -> int:
-    return cli_main(argv)
+    parser = argparse.ArgumentParser(prog="otklik")
+    sub = parser.add_subparsers(dest="command")
+    cli_routing.register(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
 
 
 @pytest.fixture()

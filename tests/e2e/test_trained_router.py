@@ -3,13 +3,14 @@ with the classifier's suggestions first, a refused one without the refusing acco
 operator's choice becomes a training example for `otklik train --include-corrections`."""
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main as cli_main
+from bot import cli_routing
 from routing.lifecycle import Status
 from routing.smart import ModelClassifier
 from tests.conftest import CITIZEN, OFFICIAL, OPERATOR, ROOT, Stand, appeal_number, body
@@ -66,8 +67,11 @@ async def test_unsure_appeal_goes_to_triage_with_suggestions_and_the_choice_is_l
 
     # the operator's choice is a labelled example for the next training
     monkeypatch.setenv("OTKLIK_DATABASE_URL", stand.database_url)
-    argv = ["train", "--include-corrections", "--config", str(ROOT / "config.yaml"), "--out", str(tmp_path / "router")]
-    assert await asyncio.to_thread(cli_main, argv) == 0
+    parser = argparse.ArgumentParser(prog="otklik")
+    cli_routing.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", "--include-corrections", "--config", str(ROOT / "config.yaml"),
+                              "--out", str(tmp_path / "router")])
+    assert await asyncio.to_thread(args.func, args) == 0
     assert "added 1 corrections as examples (health 1)" in capsys.readouterr().out
 
 
