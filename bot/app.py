@@ -32,6 +32,7 @@ from routing.calendar import WorkingCalendar
 from routing.classification import Classifier
 from routing.clock import Clock, SystemClock
 from routing.desk import AppealDesk
+from routing.learned import LearnedRouting
 from routing.sla import SlaClock
 from routing.table import RoutingTable
 from storage.db import Database
@@ -59,6 +60,19 @@ def build_classifier(config: OtklikConfig) -> Classifier:
     from routing.keywords import KeywordClassifier
 
     return KeywordClassifier(config)
+
+
+async def load_learned_routing(config: OtklikConfig) -> LearnedRouting | None:
+    """The model of who answered (classifier.account_model), loaded off the event loop; None without one."""
+    if not config.classifier.account_model:
+        return None
+    started = time.perf_counter()
+    learned = await asyncio.to_thread(LearnedRouting.from_config, config)
+    assert learned is not None
+    log.info("account model %s: %s; ready in %.1f s", config.resolve_path(config.classifier.account_model),
+             learned.describe(), time.perf_counter() - started)
+    learned.log_gaps()
+    return learned
 
 
 async def warm_up_classifier(classifier: Classifier, config: OtklikConfig) -> None:
@@ -129,9 +143,10 @@ class OtklikApp:
         sla = SlaClock(self.config.sla, WorkingCalendar(self.config.calendar))
         classifier = self._classifier or build_classifier(self.config)
         await warm_up_classifier(classifier, self.config)
+        learned = await load_learned_routing(self.config)
         self.desk = AppealDesk(
             self.db, self.config, classifier, RoutingTable(self.config), sla,
-            self.clock, notify=self.outbox.wake,
+            self.clock, notify=self.outbox.wake, learned=learned,
         )
         # chats bound by invite codes count as their accounts' chats from the first update on
         await self.desk.bindings.load(self.db)

@@ -268,6 +268,7 @@ def _model_problem(path: Path, exc: Exception) -> str:
 def cmd_classify(args: argparse.Namespace) -> int:
     from bot.config import ConfigError, load_config
     from routing.batch import build_classifier, open_records, write_classified
+    from routing.learned import LearnedRouting
     from routing.training import DataError
 
     config_path = Path(args.config or os.environ.get("OTKLIK_CONFIG") or "config.yaml")
@@ -294,9 +295,15 @@ def cmd_classify(args: argparse.Namespace) -> int:
     except _MODEL_ERRORS as exc:  # a file that is not a model, or of an older format
         model_path = config.resolve_path(config.classifier.model_path or "")
         return _fail(f"config: classifier.model_path: {_model_problem(model_path, exc)}")
+    try:
+        learned = LearnedRouting.from_config(config)  # classifier.account_model, if the config names one
+    except FileNotFoundError as exc:
+        return _fail(f"config: classifier.account_model: {exc}")
+    except _MODEL_ERRORS as exc:
+        return _fail(f"config: {exc}")
     ready = time.perf_counter() - started
     try:
-        summary = write_classified(records, args.output, config, classifier)
+        summary = write_classified(records, args.output, config, classifier, learned=learned)
     except DataError as exc:
         return _fail(str(exc))
     except OSError as exc:

@@ -141,6 +141,9 @@ class SupervisorsChat(ChatRef):
 class Account(ChatRef):
     code: Code
     name: str
+    # what a history export calls this body (its executor column), for classifier.account_model:
+    # a model label names this account when it equals one of these, the code or the name
+    history_names: list[str] = []
 
 
 class RoutingRule(_Model):
@@ -172,6 +175,12 @@ class ClassifierConfig(_Model):
     # routing/data/yaroslavl_places.csv); relative paths resolve against the config file's folder;
     # absent: the shipped Ярославская область file; "none": only the municipalities' names and aliases
     gazetteer: str | None = None
+    # a model of who answered, trained on the region's history (`otklik train --label-column
+    # <executor> --context-column <municipality>`); its labels name accounts (code, name or
+    # history_names). At account_min_confidence or above its account takes the appeal; below it,
+    # the routing table decides and the learnt account is the first button on the triage card.
+    account_model: str | None = None
+    account_min_confidence: float = Field(0.9, ge=0.0, le=1.0)
 
     @property
     def uses_default_model(self) -> bool:
@@ -295,6 +304,9 @@ class OtklikConfig(_Model):
             f"accounts: {len(self.accounts)}",
             f"Classifier: {self.classifier.kind}{classifier_model}; below confidence {self.routing.min_confidence} "
             "an appeal goes to triage",
+            (f"Account model (learnt from history): {self.resolve_path(self.classifier.account_model)}; routes on its "
+             f"own at ≥ {self.classifier.account_min_confidence}" if self.classifier.account_model
+             else "Account model: none (the routing table decides)"),
             f"Triage chat: {chats(self.triage)}",
             f"Supervisors chat: {chats(self.supervisors)}",
             f"VK community: {self.vk.group_id}" if self.vk else "VK community: not configured (no vk: section)",
@@ -529,14 +541,9 @@ def load_config(path: str | Path) -> OtklikConfig:
     config._config_dir = source.parent
     findings = cross_reference_findings(config)
     if config.classifier.kind == "model" and config.classifier.model_path and not config.classifier.uses_default_model:
-        model_file = config.resolve_path(config.classifier.model_path)
-        if not model_file.exists():
-            findings.append(
-                (
-                    ("classifier", "model_path"),
-                    f"no such file: {model_file} (relative paths start at the config's folder)",
-                )
-            )
+        findings += _model_findings(config, "model_path")
+    if config.classifier.account_model:
+        findings += _model_findings(config, "account_model")
     gazetteer = config.classifier.gazetteer
     if gazetteer and gazetteer.strip().lower() != "none":
         from routing.places import load_gazetteer
@@ -553,6 +560,31 @@ def load_config(path: str | Path) -> OtklikConfig:
     if problems:
         raise ConfigError(f"{source}: {len(problems)} problem(s) in the config", problems, source)
     return config
+
+
+def _model_findings(config: OtklikConfig, key: str) -> list[tuple[tuple[str | int, ...], str]]:
+    """A model the config names must exist and answer in the config's terms: category codes for
+    `model_path`, accounts (and municipalities, if it uses a context) for `account_model`."""
+    from routing.learned import map_labels, mapping_problem
+    from routing.topics import read_model_labels
+
+    loc: tuple[str | int, ...] = ("classifier", key)
+    model_file = config.resolve_path(getattr(config.classifier, key) or "")
+    if not model_file.exists():
+        return [(loc, f"no such file: {model_file} (relative paths start at the config's folder)")]
+    try:
+        labels = read_model_labels(model_file)
+    except (ValueError, FileNotFoundError) as exc:
+        return [(loc, str(exc))]
+    if key == "model_path":
+        codes = {c.code for c in config.categories}
+        if not codes & set(labels.classes):
+            sample = ", ".join(repr(x) for x in labels.classes[:3])
+            return [(loc, f"none of the model's {len(labels.classes)} labels is a category code of this config "
+                          f"(e.g. {sample}); a model of who answered goes in classifier.account_model")]
+        return []
+    problem = mapping_problem(map_labels(labels, config), len(labels.classes))
+    return [] if problem is None else [(loc, problem)]
 
 
 def _parse_yaml(text: str, source: Path) -> tuple[yaml.Node | None, Any]:

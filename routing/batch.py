@@ -26,7 +26,8 @@ from routing.training import PREDICT_BATCH, DataError, _raise_field_limit
 
 if TYPE_CHECKING:
     from bot.config import OtklikConfig
-    from routing.classification import Classification, Classifier
+    from routing.classification import Classification, Classifier, Suggestion
+    from routing.learned import LearnedRouting
 
 JSONL_SUFFIXES = {".jsonl", ".json", ".ndjson"}
 CSV_SUFFIXES = {".csv"}
@@ -258,9 +259,11 @@ def _classify(classifier: Classifier, texts: Sequence[str],
     return [classifier.classify(t, location=loc) for t, loc in zip(texts, locations, strict=True)]
 
 
-def result_record(record: Record, result: Classification, table: RoutingTable) -> dict[str, Any]:
-    destination = table.destination(result.category, result.municipality, result.category_confidence)
-    return {
+def result_record(record: Record, result: Classification, table: RoutingTable,
+                  learned: Suggestion | None = None) -> dict[str, Any]:
+    destination = table.destination(result.category, result.municipality, result.category_confidence,
+                                    intermunicipal=result.intermunicipal, learned=learned)
+    out = {
         "id": record.id,
         "category": result.category,
         "municipality": result.municipality,
@@ -270,6 +273,11 @@ def result_record(record: Record, result: Classification, table: RoutingTable) -
         "suggestions": [{"category": s.code, "confidence": round(float(s.confidence), 4)}
                         for s in result.category_suggestions[:3]],
     }
+    if learned is not None:
+        # the history model's account (classifier.account_model) and whether it decided
+        out["learned_account"] = {"account": learned.code, "confidence": round(float(learned.confidence), 4),
+                                  "decided": destination.learned}
+    return out
 
 
 def error_record(record: Record) -> dict[str, Any]:
@@ -278,21 +286,26 @@ def error_record(record: Record) -> dict[str, Any]:
 
 
 def classify_records(records: Iterator[Record], classifier: Classifier, table: RoutingTable, *,
-                     batch_size: int = PREDICT_BATCH,
-                     on_error: Callable[[Record], None] | None = None) -> Iterator[dict[str, Any]]:
+                     batch_size: int = PREDICT_BATCH, on_error: Callable[[Record], None] | None = None,
+                     learned: LearnedRouting | None = None) -> Iterator[dict[str, Any]]:
     """Output records in input order, classified a batch at a time."""
     batch: list[Record] = []
 
     def flush() -> Iterator[dict[str, Any]]:
         good = [r for r in batch if r.error is None]
-        results = iter(_classify(classifier, [r.text for r in good], [r.location for r in good]) if good else [])
+        classified = _classify(classifier, [r.text for r in good], [r.location for r in good]) if good else []
+        accounts: list[Suggestion | None] = [None] * len(good)
+        if learned is not None and good:
+            accounts = learned.suggest_many([r.text for r in good], [c.municipality for c in classified])
+        results = iter(zip(classified, accounts, strict=True))
         for record in batch:
             if record.error is not None:
                 if on_error is not None:
                     on_error(record)
                 yield error_record(record)
             else:
-                yield result_record(record, next(results), table)
+                result, account = next(results)
+                yield result_record(record, result, table, account)
         batch.clear()
 
     for record in records:
@@ -308,13 +321,16 @@ def classify_file(config: OtklikConfig, source: str | Path, out: str | Path, *, 
                   batch_size: int = PREDICT_BATCH, warn: Callable[[str], None] | None = None) -> Summary:
     """Classify `source` into the JSONL file `out` ("-": standard output). DataError: the input
     cannot be read at all (nothing is written then)."""
+    from routing.learned import LearnedRouting
+
     records = open_records(source, fmt, id_field=id_field, text_field=text_field)
     return write_classified(records, out, config, classifier or build_classifier(config),
-                            batch_size=batch_size, warn=warn)
+                            batch_size=batch_size, warn=warn, learned=LearnedRouting.from_config(config))
 
 
 def write_classified(records: Iterator[Record], out: str | Path, config: OtklikConfig, classifier: Classifier, *,
-                     batch_size: int = PREDICT_BATCH, warn: Callable[[str], None] | None = None) -> Summary:
+                     batch_size: int = PREDICT_BATCH, warn: Callable[[str], None] | None = None,
+                     learned: LearnedRouting | None = None) -> Summary:
     """The output records as JSONL lines into `out` ("-": standard output)."""
     started = time.perf_counter()
     summary = Summary()
@@ -334,7 +350,8 @@ def write_classified(records: Iterator[Record], out: str | Path, config: OtklikC
         target.parent.mkdir(parents=True, exist_ok=True)
     fh = sys.stdout if to_stdout else target.open("w", encoding="utf-8", newline="\n")
     try:
-        for item in classify_records(records, classifier, table, batch_size=batch_size, on_error=on_error):
+        for item in classify_records(records, classifier, table, batch_size=batch_size, on_error=on_error,
+                                     learned=learned):
             fh.write(json.dumps(item, ensure_ascii=False) + "\n")
             summary.rows += 1
             summary.triage += bool(item["triage"])

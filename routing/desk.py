@@ -28,6 +28,7 @@ from storage.models import Appeal, AppealMessage, Citizen
 
 if TYPE_CHECKING:
     from bot.config import Account, OtklikConfig
+    from routing.learned import LearnedRouting
     from routing.sla import SlaClock
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,14 @@ class AppealDesk:
         sla: SlaClock,
         clock: Clock,
         notify: Callable[[], None] = lambda: None,
+        learned: LearnedRouting | None = None,
     ) -> None:
         self.db = db
         self.config = config
         self.classifier = classifier
         self.table = table
+        # the model of who answered, learnt from the region's history (classifier.account_model)
+        self.learned = learned
         self.sla = sla
         self.clock = clock
         self.notify = notify
@@ -742,18 +746,29 @@ class AppealDesk:
         fresh: bool = False, hints: Classification | None = None, intermunicipal: bool = False,
     ) -> Account | None:
         """Send the appeal to its account, or to triage when unsure. Returns the account or None."""
+        learned = self.learned.suggest(appeal.text, appeal.municipality) if self.learned is not None else None
         decision = self.table.destination(appeal.category or "other", appeal.municipality, confidence,
-                                          intermunicipal=intermunicipal)
+                                          intermunicipal=intermunicipal, learned=learned)
         code = decision.account
+        if decision.learned and code is not None and self._account_chat(code) is None:
+            # the body the history names has no chat here: the table's account, as without the model
+            decision = self.table.destination(appeal.category or "other", appeal.municipality, confidence,
+                                              intermunicipal=intermunicipal)
+            code = decision.account
         if code is None or self._account_chat(code) is None:
-            self._move(s, appeal, Status.TRIAGE, who, "to_triage",
-                       {"suggested": decision.suggested, "unsure": decision.unsure})
-            await self._send_triage_card(s, appeal, citizen, None, fresh=fresh, hints=hints)
+            detail: dict[str, Any] = {"suggested": decision.suggested, "unsure": decision.unsure}
+            if learned is not None:
+                detail["learned"] = [learned.code, learned.confidence]
+            self._move(s, appeal, Status.TRIAGE, who, "to_triage", detail)
+            await self._send_triage_card(s, appeal, citizen, None, fresh=fresh, hints=hints, learned=learned)
             return None
         account = self.config.account(code)
         appeal.account_code = code
         appeal.routed_at = self.clock.now()
-        self._move(s, appeal, Status.ROUTED, who, "routed", {"account": code})
+        routed: dict[str, Any] = {"account": code}
+        if decision.learned and learned is not None:
+            routed["learned"] = learned.confidence  # the history model's choice, and how sure it was
+        self._move(s, appeal, Status.ROUTED, who, "routed", routed)
         lead = await problems.find_duplicate_lead(s, appeal, self.config.analytics.duplicates)
         if lead is not None:
             appeal.duplicate_of = lead.id
@@ -870,7 +885,7 @@ class AppealDesk:
 
     async def _send_triage_card(
         self, s: AsyncSession, appeal: Appeal, citizen: Citizen, reason: str | None, fresh: bool = False,
-        hints: Classification | None = None,
+        hints: Classification | None = None, learned: Suggestion | None = None,
     ) -> None:
         chat = self._triage_chat()
         if chat is None:
@@ -883,6 +898,8 @@ class AppealDesk:
         # an account that has just refused the appeal goes last
         refused = await repo.last_account(s, appeal.id) if reason else None
         guessed: list[str] = []
+        if learned is not None and learned.code != refused and any(a.code == learned.code for a in self.config.accounts):
+            guessed.append(learned.code)  # who answered such texts here before, by the history model
         for category in categories or [Suggestion(appeal.category or "other", 1.0)]:
             for place in [appeal.municipality, *(p.code for p in places)]:
                 code = self.table.account_for(category.code, place)

@@ -11,6 +11,11 @@ confidence is under `routing.min_confidence`, in which case the triage chat. One
 appeal about a route between municipalities or out of the region («автобус Ярославль - Кострома»)
 has no municipality by nature; when the table names an account for its category with no
 municipality (`transport` -> the regional transport ministry), that account takes it.
+
+With a model learnt from the region's history (`classifier.account_model`, routing.learned), its
+account for the appeal's text and municipality goes first: when its probability reaches
+`classifier.account_min_confidence` it decides, whatever the category's confidence, unless a rule
+sends the pair to the triage chat on purpose.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     # Only for type hints: bot.config imports this module at runtime.
     from bot.config import OtklikConfig
+    from routing.classification import Suggestion
 
 # The pseudo-account of a rule that sends appeals to the triage chat on purpose.
 TRIAGE = "triage"
@@ -46,6 +52,7 @@ class Destination:
     account: str | None  # the account the appeal goes to; None: the triage chat
     suggested: str | None  # the table's account for the pair even when unsure (None: no rule, or a triage rule)
     unsure: bool  # the category's confidence is under routing.min_confidence
+    learned: bool = False  # the account is the history model's (classifier.account_model), not the table's
 
     @property
     def to_triage(self) -> bool:
@@ -57,9 +64,10 @@ class RoutingTable:
         self._rules: list[Rule] = list(config.routing.rules)
         self._account_codes = [a.code for a in config.accounts]
         self.min_confidence = config.routing.min_confidence
+        self.min_learned_confidence = config.classifier.account_min_confidence
 
     def destination(self, category: str, municipality: str | None, confidence: float,
-                    *, intermunicipal: bool = False) -> Destination:
+                    *, intermunicipal: bool = False, learned: Suggestion | None = None) -> Destination:
         """Where a classified appeal goes: its account, or the triage chat (account None) when the
         table names none, the municipality is unknown (the bot asks the citizen first; a file has
         no one to ask) or the category's confidence is under routing.min_confidence.
@@ -67,7 +75,16 @@ class RoutingTable:
         `intermunicipal`: the appeal is about a route between municipalities or out of the region
         (`Classification.intermunicipal`); with no municipality it goes to the table's account for
         the category alone, if there is one (a region-wide body), instead of waiting for a place.
+
+        `learned`: the history model's account and probability for this text and municipality
+        (routing.learned.LearnedRouting.suggest); it decides at `classifier.account_min_confidence`
+        or above, unless a rule sends the pair to triage on purpose.
         """
+        if learned is not None and learned.confidence >= self.min_learned_confidence \
+                and learned.code in self._account_codes:
+            rule = self.rule_for(category, municipality)
+            if rule is None or rule.account != TRIAGE:
+                return Destination(learned.code, learned.code, False, learned=True)
         suggested = self.account_for(category, municipality)
         unsure = confidence < self.min_confidence
         placed = municipality is not None or (intermunicipal and suggested is not None)

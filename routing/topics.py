@@ -628,12 +628,7 @@ class TopicModel:
         """From the folder `save` wrote, or from its model file (or any file in that folder)."""
         import numpy as np
 
-        given = Path(path)
-        model_file = given / MODEL_FILE if given.is_dir() else given
-        if model_file.name != MODEL_FILE and not model_file.suffix == ".npz":
-            model_file = model_file.parent / MODEL_FILE
-        if not model_file.exists():
-            raise FileNotFoundError(f"no topic model at {given} (expected {MODEL_FILE})")
+        model_file = _model_file(path)
         try:
             with np.load(model_file, allow_pickle=False) as data:
                 state = json.loads(bytes(data["state"]).decode("utf-8"))
@@ -660,6 +655,38 @@ class TopicModel:
         model._weights, model._intercept = weights, intercept
         model._cross_keys = cross_keys
         return model
+
+
+def _model_file(path: str | Path) -> Path:
+    given = Path(path)
+    model_file = given / MODEL_FILE if given.is_dir() else given
+    if model_file.name != MODEL_FILE and not model_file.suffix == ".npz":
+        model_file = model_file.parent / MODEL_FILE
+    if not model_file.exists():
+        raise FileNotFoundError(f"no topic model at {given} (expected {MODEL_FILE})")
+    return model_file
+
+
+@dataclass(frozen=True)
+class ModelLabels:
+    """What a saved model answers with, read without loading its weights (for config checks)."""
+
+    classes: list[str]
+    uses_context: bool
+    context_keys: frozenset[str]  # TopicModel._context_key of each context value it was trained with
+
+
+def read_model_labels(path: str | Path) -> ModelLabels:
+    """The labels and contexts of a model `save` wrote; ValueError if the file is not one."""
+    import numpy as np
+
+    model_file = _model_file(path)
+    try:
+        with np.load(model_file, allow_pickle=False) as data:
+            state = json.loads(bytes(data["state"]).decode("utf-8"))
+        return ModelLabels(list(state["classes"]), bool(state["uses_context"]), frozenset(state["contexts"]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{model_file}: not a topic model file ({exc})") from None
 
 
 ROLE_PREFIX = "role:"

@@ -153,10 +153,23 @@ def test_model_path_is_checked_relative_to_the_config(
     assert str(tmp_path / "models" / "clf.bin") in message
 
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "clf.bin").write_bytes(b"x")
+    (tmp_path / "models" / "clf.bin").write_bytes(b"x")  # a file, but no model
+    path, line, message = only_problem(load_error(tmp_path, text))
+    assert path == "classifier.model_path" and "no topic model at" in message
+
+    pytest.importorskip("sklearn", reason="a model needs scikit-learn to train")
+    from routing.topics import train_topic_model
+
+    config = load_config(write(tmp_path, small_text()))
+    codes = [c.code for c in config.categories][:2]
+    texts = ["яма на дороге", "яма на дороге у дома", "разбита дорога, яма", "течёт крыша", "течёт крыша в доме",
+             "крыша течёт опять"]
+    train_topic_model(texts, [codes[0]] * 3 + [codes[1]] * 3).save(tmp_path / "models")
+    text = small_text() + "classifier:\n  kind: model\n  model_path: models\n"
+    write(tmp_path, text)
     monkeypatch.chdir(ROOT)
     config = load_config(tmp_path / "config.yaml")
-    assert config.resolve_path(config.classifier.model_path or "") == tmp_path / "models" / "clf.bin"
+    assert config.resolve_path(config.classifier.model_path or "") == tmp_path / "models"
 
 
 def test_model_kind_without_a_path_is_the_seed_model(tmp_path: Path) -> None:
