@@ -165,13 +165,14 @@ def _train_with_corrections(args: argparse.Namespace) -> int:
     if args.data is None and (args.label_column or args.context_column):
         return _fail("--label-column/--context-column need --data (the CSV to learn from)")
     try:
-        examples, place_names = _correction_examples(args)
+        examples, place_names, account_names = _correction_examples(args)
         if args.data is None:
             table, text_column, label_column, context_column = seed_table(), "text", "category", None
         else:
             table = read_table(args.data, [args.text_column, args.label_column, args.context_column])
             text_column, label_column, context_column = args.text_column, args.label_column, args.context_column
-        added = add_corrections(table, examples, text_column, label_column, context_column, place_names)
+        added = add_corrections(table, examples, text_column, label_column, context_column, place_names,
+                                account_names)
         model, report = train_from_table(table, text_column, label_column, context_column)
     except _Refused as exc:
         return _fail(str(exc))
@@ -195,13 +196,17 @@ def _train_with_corrections(args: argparse.Namespace) -> int:
     return 0
 
 
-def _correction_examples(args: argparse.Namespace) -> tuple[list[Example], dict[str, tuple[str, ...]]]:
-    """The operators' corrections in the bot's database, labelled through the config's routing table."""
+def _correction_examples(
+    args: argparse.Namespace,
+) -> tuple[list[Example], dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """The operators' corrections in the bot's database, labelled through the config's routing table
+    (those that tell only the account come last, with no category: a history of accounts can use
+    them), with the municipalities' and the accounts' other names."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.config import ConfigError, Environment, load_config
-    from routing.corrections import label_corrections, load_corrections
+    from routing.corrections import Example, label_corrections, load_corrections
     from routing.table import RoutingTable
     from storage.db import Database
 
@@ -231,9 +236,11 @@ def _correction_examples(args: argparse.Namespace) -> tuple[list[Example], dict[
     examples, unclear = label_corrections(corrections, RoutingTable(config), [c.code for c in config.categories],
                                           [m.code for m in config.municipalities])
     print(f"corrections: {len(corrections)} appeals routed by operators in {shown}; {len(examples)} tell the "
-          f"category, {len(unclear)} do not (the account chosen takes several categories)")
+          f"category, {len(unclear)} only the account (it takes several categories, or none by the table)")
     place_names = {m.code: (m.name, m.short_name) for m in config.municipalities}
-    return examples, place_names
+    account_names = {a.code: (a.name, *a.history_names) for a in config.accounts}
+    account_only = [Example(c.text, "", c.municipality, c.account, c.appeal_id) for c in unclear]
+    return examples + account_only, place_names, account_names
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _key(value: str) -> str:
+def name_key(value: str) -> str:
+    """A body's name as compared with a model's labels: no case, «ё» as «е», single spaces."""
     return " ".join(value.replace("ё", "е").replace("Ё", "Е").casefold().split())
 
 
@@ -54,11 +55,11 @@ def map_labels(model: ModelLabels, config: Any) -> LabelMapping:
     by_name: dict[str, str] = {}
     for account in config.accounts:
         for name in (account.code, account.name, *getattr(account, "history_names", ())):
-            by_name.setdefault(_key(name), account.code)
+            by_name.setdefault(name_key(name), account.code)
     accounts: dict[str, str] = {}
     unmapped: list[str] = []
     for label in model.classes:
-        code = by_name.get(_key(label))
+        code = by_name.get(name_key(label))
         if code is None:
             unmapped.append(label)
         else:

@@ -168,19 +168,28 @@ class CorrectionsAdded:
 
 def add_corrections(table: Table, examples: Sequence[Example], text_column: str, label_column: str,
                     context_column: str | None = None,
-                    place_names: dict[str, Sequence[str]] | None = None) -> CorrectionsAdded:
+                    place_names: dict[str, Sequence[str]] | None = None,
+                    account_names: dict[str, Sequence[str]] | None = None) -> CorrectionsAdded:
     """Append operators' corrections (see routing/corrections.py) to a training table as rows.
 
     The label is the correction's category when the table's labels are categories, else its
-    account when they are account codes (a routing history); a correction fitting neither is left
-    out. The context is the municipality, written the way the table's context column writes it
-    (its code or one of `place_names[code]`), empty when the column knows it under no such name.
+    account when they are accounts (a routing history): the account's code or one of
+    `account_names[code]` (its name and history_names) as the table writes it, compared as
+    routing.learned does. An example with no category ("") can only be an account's. A correction
+    fitting neither is left out. The context is the municipality, written the way the table's
+    context column writes it (its code or one of `place_names[code]`), empty when the column knows
+    it under no such name.
     """
+    from routing.learned import name_key
+
     labels = {row.get(label_column, "").strip() for row in table.rows}
+    by_key = {name_key(label): label for label in labels if label}
     contexts = {row.get(context_column, "").strip() for row in table.rows} if context_column else set()
     result = CorrectionsAdded()
     for example in examples:
-        label = example.category if example.category in labels else example.account if example.account in labels else None
+        names = [example.account, *(account_names or {}).get(example.account, ())]
+        as_account = next((by_key[name_key(n)] for n in names if name_key(n) in by_key), None)
+        label = example.category if example.category and example.category in labels else as_account
         if label is None:
             result.unknown_label += 1
             continue

@@ -164,7 +164,7 @@ async def test_train_include_corrections_adds_them_to_the_seed_examples(
                                           "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "3 appeals routed by operators" in printed and "2 tell the category, 1 do not" in printed
+    assert "3 appeals routed by operators" in printed and "2 tell the category, 1 only the account" in printed
     assert "added 2 corrections as examples (gas 1, health 1)" in printed
     model = TopicModel.load(out)
     assert model.metadata["trained_on"] == len(load_seed_examples()[0]) + 2
@@ -204,3 +204,27 @@ def test_include_corrections_refuses_without_out_or_a_database(
                  "--out", str(tmp_path / "m")]) == 2
     assert "no database" in capsys.readouterr().err
     assert not (tmp_path / "none.sqlite3").exists()
+
+
+def test_a_history_of_named_bodies_takes_every_correction_under_the_name_it_uses() -> None:
+    # the export writes bodies by their own names; the config maps them with name and history_names
+    history = Table(["text", "executor", "town"],
+                    [{"text": "течёт крыша", "executor": "ООО «УК Заволжье»", "town": "Ярославль"},
+                     {"text": "яма", "executor": "Мэрия г. Ярославля", "town": "Ярославль"}])
+    names = {"uk_zavolzhye": ("ООО «УК Заволжье»",), "adm_yaroslavl": ("Мэрия города Ярославля", "мэрия  г. ярославля")}
+    examples = [
+        # a correction that tells only the account (no category: the table does not route there)
+        Example("лифт стоит неделю", "", "yaroslavl", "uk_zavolzhye", 1),
+        # one that tells the category too: the table's labels are bodies, so the account's name
+        Example("яма у школы", "roads", "yaroslavl", "adm_yaroslavl", 2),
+        Example("нет газа", "gas", "yaroslavl", "gas_operator", 3),  # a body the export does not have
+    ]
+    added = add_corrections(history, examples, "text", "executor", "town", {"yaroslavl": ("город Ярославль", "Ярославль")},
+                            names)
+    assert (added.added, added.unknown_label) == (2, 1)
+    assert added.by_label == {"ООО «УК Заволжье»": 1, "Мэрия г. Ярославля": 1}
+    assert history.rows[-2:] == [{"text": "лифт стоит неделю", "executor": "ООО «УК Заволжье»", "town": "Ярославль"},
+                                 {"text": "яма у школы", "executor": "Мэрия г. Ярославля", "town": "Ярославль"}]
+    # an export of categories has no use for a correction that tells only the account
+    topics = Table(["text", "topic"], [{"text": "яма", "topic": "roads"}])
+    assert add_corrections(topics, examples[:1], "text", "topic").unknown_label == 1
