@@ -361,6 +361,18 @@ def cross_reference_findings(config: OtklikConfig) -> list[_Finding]:
             (("categories",), "a category with code 'other' is required: the classifier falls back to it")
         )
 
+    # one body's name in a history export must lead to one account (classifier.account_model)
+    from routing.learned import name_key
+
+    named: dict[str, int] = {}
+    for i, account in enumerate(config.accounts):
+        for j, name in enumerate(account.history_names):
+            owner = named.setdefault(name_key(name), i)
+            if owner != i:
+                findings.append((("accounts", i, "history_names", j),
+                                 f"{name!r} is already a history name of accounts[{owner}] "
+                                 f"({config.accounts[owner].code}); a body's name must lead to one account"))
+
     for i, account in enumerate(config.accounts):
         if account.code == TRIAGE:
             findings.append(

@@ -193,3 +193,15 @@ def test_classify_routes_a_file_with_the_learnt_accounts(folder: Path, config: A
     assert road["account"] == "adm_yaroslavl" and road["learned_account"]["decided"] is True
     assert placeless["municipality"] is None and "learned_account" not in placeless
     assert placeless["account"] == "triage"
+
+
+def test_one_history_name_for_two_accounts_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(config_with_history(tmp_path, None).read_text(encoding="utf-8"))
+    for account in data["accounts"]:
+        if account["code"] == "adm_rybinsk":
+            account["history_names"] = ["мэрия г. Ярославля"]  # adm_yaroslavl's, in other letters
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    where, message = _problem(path)
+    assert where.startswith("accounts[") and where.endswith("history_names[0]")
+    assert "adm_yaroslavl" in message
