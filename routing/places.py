@@ -250,8 +250,13 @@ def tokenize(text: str) -> list[_Token]:
     return _merge_abbreviations(tokens)
 
 
+_ABBREVIATION_HEADS = frozenset({"р", "пр", "б"})
+
+
 def _merge_abbreviations(tokens: list[_Token]) -> list[_Token]:
     """«р-н», «пр-т», «б-р» are split by the word pattern; glue them back into one token."""
+    if not any(tok.folded in _ABBREVIATION_HEADS for tok in tokens):
+        return tokens  # nothing to glue (most messages): the tokens and their indexes stand
     out: list[_Token] = []
     i = 0
     while i < len(tokens):
