@@ -26,6 +26,47 @@ def register(subparsers: Any) -> None:
     report.add_argument("--no-charts", action="store_true", help="write the workbook only")
     report.set_defaults(func=report_command)
 
+    quality = subparsers.add_parser(
+        "routing-report",
+        help="how the router did in a period: routed by the bot, sent to triage, refused by accounts, triage time",
+        description="Prints, for the appeals registered in the period, what the bot routed itself (and through "
+        "the history model), what went to the operators and why, what accounts refused after the bot's route "
+        "(the router's visible mistakes) and how long triage took; per category and per account. The database "
+        "is $OTKLIK_DATABASE_URL.",
+    )
+    quality.add_argument("--period", required=True,
+                         help="a week 2026-W47, a month 2026-11, or dates 2026-11-01..2026-11-15 (inclusive)")
+    quality.add_argument("--config", default=None, help="config file (default: ./config.yaml or $OTKLIK_CONFIG)")
+    quality.set_defaults(func=routing_report_command)
+
+
+def routing_report_command(args: argparse.Namespace) -> int:
+    from bot.config import Environment, load_config
+    from routing.periods import PeriodError, parse_period
+    from routing.routing_quality import RoutingQuality, format_quality, load_routing, summarize
+    from storage.db import Database
+
+    config = load_config(Path(args.config or os.environ.get("OTKLIK_CONFIG") or "config.yaml"))
+    try:
+        period = parse_period(args.period, ZoneInfo(config.region.timezone))
+    except PeriodError as exc:
+        print(f"otklik routing-report: --period {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> RoutingQuality:
+        db = Database(Environment.from_env().database_url)
+        try:
+            await db.upgrade()
+            async with db.transaction() as s:
+                as_of = min(period.end, datetime.now(UTC))
+                return summarize(await load_routing(s, period.start, period.end, as_of))
+        finally:
+            await db.dispose()
+
+    names = {c.code: c.name for c in config.categories} | {a.code: a.name for a in config.accounts}
+    print(format_quality(asyncio.run(main()), period.title, names))
+    return 0
+
 
 def report_command(args: argparse.Namespace) -> int:
     # imported here so that `otklik --help` stays fast: the report pulls in matplotlib

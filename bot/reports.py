@@ -27,8 +27,9 @@ from routing.calendar import WorkingCalendar  # noqa: E402
 from routing.periods import Period  # noqa: E402
 from routing.problems import CategoryCount, category_counts, top_by_municipality  # noqa: E402
 from routing.ratings import Rating, build_rating, score_of, with_previous  # noqa: E402
+from routing.routing_quality import RoutingQuality, RoutingRow, load_routing, summarize  # noqa: E402
 
-SHEETS = ("Рейтинг", "Районы", "Проблемы", "Просрочки", "Отписки")
+SHEETS = ("Рейтинг", "Районы", "Проблемы", "Просрочки", "Отписки", "Маршрутизация")
 # a chart of fewer appeals than this says so on its face
 FEW_APPEALS = 20
 
@@ -44,6 +45,7 @@ class ReportData:
     top: dict[str, list[CategoryCount]]
     flagged: list[FlaggedAnswer]
     calendar: WorkingCalendar
+    routing: RoutingQuality | None = None
 
 
 async def collect(db: Any, config: OtklikConfig, period: Period, now: datetime) -> ReportData:
@@ -56,6 +58,7 @@ async def collect(db: Any, config: OtklikConfig, period: Period, now: datetime) 
         facts = await load_facts(s, period.start, period.end, as_of)
         previous = await load_facts(s, before.start, before.end, before_as_of)
         flagged = await load_flagged(s, period.start, period.end, as_of)
+        routing = summarize(await load_routing(s, period.start, period.end, as_of))
     settings = config.analytics.rating
     span = calendar.working_time_between
     accounts = with_previous(
@@ -68,7 +71,7 @@ async def collect(db: Any, config: OtklikConfig, period: Period, now: datetime) 
     )
     return ReportData(
         period, as_of, facts, accounts, municipalities, category_counts(facts, previous),
-        top_by_municipality(facts, previous), flagged, calendar,
+        top_by_municipality(facts, previous), flagged, calendar, routing,
     )
 
 
@@ -217,10 +220,30 @@ def write_xlsx(data: ReportData, config: OtklikConfig, path: str | Path) -> Path
         for r in data.flagged
     ]
     _sheet(wb, SHEETS[4], ["№", "Когда", "Исполнитель", "Почему задержан", "Что стало", "Текст ответа"], flagged)
+    if data.routing is not None:
+        _routing_sheet(wb, data.routing, config, data.period.title)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     wb.save(out)
     return out
+
+
+def _routing_sheet(wb: Workbook, quality: RoutingQuality, config: OtklikConfig, title: str) -> None:
+    """What the bot routed itself, what the operators did, what accounts sent back: the region, each
+    category, then each account the bot routed to (routing/routing_quality.py)."""
+    def row(where: str, code: str, r: RoutingRow) -> list[Any]:
+        return [where, code, r.appeals, r.by_bot, _pct(r.bot_share), r.learned, r.to_triage, r.triage_unsure,
+                r.asked_place, r.refused_bot, _pct(r.refused_bot_share), r.refused, r.by_operator,
+                _hours(r.median_wait), _hours(r.p90_wait)]
+
+    rows = [row(texts.REPORT_REGION, "", quality.total)]
+    rows += [row(_name(config, "category", r.key), r.key, r) for r in quality.by_category]
+    rows += [row(_name(config, "account", r.key), r.key, r) for r in quality.by_account]
+    _sheet(wb, SHEETS[5], ["Где / тема / исполнитель", "Код", "Обращений", "Бот направил сам", "Доля, %",
+                           "Из них по истории", "В ЦУР на разбор", "Бот не уверен в теме", "Спросили место",
+                           "Вернули после бота", "Доля возвратов, %", "Все возвраты", "Разобрано операторами",
+                           "Разбор, медиана, ч", "Разбор, 90%, ч"], rows,
+           f"{title}: вся область, затем темы, затем исполнители, которым направлял бот")
 
 
 # ---- PNG charts ---------------------------------------------------------------------------------------
