@@ -758,7 +758,7 @@ class AppealDesk:
         if code is None or self._account_chat(code) is None:
             detail: dict[str, Any] = {"suggested": decision.suggested, "unsure": decision.unsure}
             if learned is not None:
-                detail["learned"] = [learned.code, learned.confidence]
+                detail["learned"] = [learned.code, round(learned.confidence, 4)]
             self._move(s, appeal, Status.TRIAGE, who, "to_triage", detail)
             await self._send_triage_card(s, appeal, citizen, None, fresh=fresh, hints=hints, learned=learned)
             return None
@@ -767,7 +767,7 @@ class AppealDesk:
         appeal.routed_at = self.clock.now()
         routed: dict[str, Any] = {"account": code}
         if decision.learned and learned is not None:
-            routed["learned"] = learned.confidence  # the history model's choice, and how sure it was
+            routed["learned"] = round(learned.confidence, 4)  # the history model's choice, and how sure it was
         self._move(s, appeal, Status.ROUTED, who, "routed", routed)
         lead = await problems.find_duplicate_lead(s, appeal, self.config.analytics.duplicates)
         if lead is not None:
@@ -898,7 +898,7 @@ class AppealDesk:
         # an account that has just refused the appeal goes last
         refused = await repo.last_account(s, appeal.id) if reason else None
         guessed: list[str] = []
-        if learned is not None and learned.code != refused and any(a.code == learned.code for a in self.config.accounts):
+        if learned is not None and learned.code != refused and self._account_chat(learned.code) is not None:
             guessed.append(learned.code)  # who answered such texts here before, by the history model
         for category in categories or [Suggestion(appeal.category or "other", 1.0)]:
             for place in [appeal.municipality, *(p.code for p in places)]:

@@ -154,7 +154,7 @@ class LearnedRouting:
             if totals:
                 account, confidence = max(totals.items(), key=lambda kv: kv[1])
                 if confidence > elsewhere:  # not when such texts went to a body the bot does not serve
-                    out[n] = Suggestion(account, round(confidence, 4))
+                    out[n] = Suggestion(account, confidence)  # unrounded: the threshold compares it
         return out
 
     def suggest(self, text: str, municipality: str | None) -> Suggestion | None:

@@ -3,6 +3,7 @@ bot (aiogram polling, outbox, SQLite/PostgreSQL) against the local Bot API stand
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -215,6 +216,13 @@ def appeal_number(message: dict) -> int:
 
 @pytest.fixture
 async def stand(config: OtklikConfig, database_url: str) -> AsyncIterator[Stand]:
+    async with stand_for(config, database_url) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def stand_for(config: OtklikConfig, database_url: str) -> AsyncIterator[Stand]:
+    """The bot with this config against a fresh Bot API stand-in, officials and operators in their chats."""
     from bot.sandbox import prepare_world
 
     standin = TelegramStandin()

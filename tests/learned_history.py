@@ -32,7 +32,16 @@ _LIGHT = ["не горят фонари во дворе", "темно, нет у
 _ENDINGS = ["", " уже неделю", ", примите меры", ". Сколько можно?", " второй месяц"]
 
 
-def history_rows() -> list[dict[str, str]]:
+CRB_CODE = "crb_myshkin"
+CRB_NAME = "ГУЗ ЯО Мышкинская ЦРБ"
+CRB_CHAT = -1001000000998
+_HEALTH = ["нет записи к терапевту", "в поликлинике очереди", "фельдшер не приходит", "не выписывают лекарства",
+           "в больнице нет врача", "скорая едет два часа", "закрыли ФАП в деревне", "нет педиатра в поликлинике",
+           "акушерка бывает редко", "врач приезжает раз в месяц"]
+
+
+def history_rows(health: bool = False) -> list[dict[str, str]]:
+    """The export; with `health`, also the Мышкин hospital's answers about health care there."""
     rows = []
     for n, ending in enumerate(_ENDINGS):
         for i, text in enumerate(_HOUSE):
@@ -43,22 +52,25 @@ def history_rows() -> list[dict[str, str]]:
             rows.append({"text": text + ending, "town": "Рыбинск", "executor": RYBINSK_EXPORT_NAME, "n": f"{n}-{i}rr"})
         for i, text in enumerate(_LIGHT):
             rows.append({"text": text + ending, "town": "Ярославль", "executor": GONE_BODY, "n": f"{n}-{i}l"})
+        for i, text in enumerate(_HEALTH if health else []):
+            rows.append({"text": text + ending, "town": "Мышкин", "executor": CRB_NAME, "n": f"{n}-{i}m"})
+            rows.append({"text": _HOUSE[i] + ending, "town": "Мышкин", "executor": "Администрация Мышкинского муниципального округа", "n": f"{n}-{i}mh"})
     return rows
 
 
-def write_history(path: Path) -> Path:
+def write_history(path: Path, health: bool = False) -> Path:
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["n", "text", "town", "executor"])
         writer.writeheader()
-        writer.writerows(history_rows())
+        writer.writerows(history_rows(health))
     return path
 
 
-def train_history_model(folder: Path) -> Path:
+def train_history_model(folder: Path, health: bool = False) -> Path:
     """What `otklik train --label-column executor --context-column town` does with the export."""
     from routing.training import read_table, train_from_table
 
-    data = write_history(folder / "history.csv")
+    data = write_history(folder / "history.csv", health)
     model, _ = train_from_table(read_table(data, ["text", "executor", "town"]), "text", "executor", "town")
     return model.save(folder / "executors")
 
@@ -69,6 +81,7 @@ def config_with_history(folder: Path, model: Path | None, *, min_confidence: flo
     account model; written next to the model, so relative paths are checked as a user's would be."""
     data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     data["accounts"].append({"code": UK_CODE, "name": UK_NAME, "telegram_chat": UK_CHAT})
+    data["accounts"].append({"code": CRB_CODE, "name": CRB_NAME, "telegram_chat": CRB_CHAT})
     if history_names:
         for account in data["accounts"]:
             if account["code"] == "adm_yaroslavl":

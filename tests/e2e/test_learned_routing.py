@@ -9,14 +9,24 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytest.importorskip("sklearn", reason="the trained router needs scikit-learn")
 
 from bot.config import OtklikConfig, load_config  # noqa: E402
 from routing.lifecycle import Status  # noqa: E402
 from routing.table import RoutingTable  # noqa: E402
-from tests.conftest import CITIZEN, Stand, appeal_number, body  # noqa: E402
-from tests.learned_history import UK_CHAT, UK_CODE, UK_NAME, config_with_history, train_history_model  # noqa: E402
+from tests.conftest import CITIZEN, OPERATOR, Stand, appeal_number, body, stand_for  # noqa: E402
+from tests.e2e.test_trained_router import MIDWIFE, buttons  # noqa: E402
+from tests.learned_history import (  # noqa: E402
+    CRB_CHAT,
+    CRB_CODE,
+    UK_CHAT,
+    UK_CODE,
+    UK_NAME,
+    config_with_history,
+    train_history_model,
+)
 
 ROOF = "В Ярославле течёт крыша в подъезде, на лестнице лужи"
 
@@ -84,3 +94,25 @@ async def test_a_town_the_history_does_not_know_is_routed_by_the_table(stand: St
     expected = RoutingTable(stand.config).account_for(appeal.category or "", "uglichsky")
     assert expected is not None and appeal.account_code == expected
     await stand.wait(stand.chat(expected), f"№{number}")
+
+
+async def test_when_the_history_does_not_decide_its_account_is_the_first_button_in_triage(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The centre sends Мышкин's health appeals to triage on purpose (a `triage` rule); the history
+    says the town's hospital answered such texts: the operators see it first."""
+    path = config_with_history(tmp_path, train_history_model(tmp_path, health=True))
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["routing"]["rules"].append({"account": "triage", "categories": ["health"], "municipalities": ["myshkinsky"]})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    async with stand_for(load_config(path), database_url) as stand:
+        stand.citizen_says(MIDWIFE)
+        number = appeal_number(await stand.wait(CITIZEN, "принято"))
+        card = await stand.wait(stand.triage, f"№{number}")
+        assert buttons(card)[0] == f"route:{number}:{CRB_CODE}"  # then the category's: the health ministry
+        [detail] = await stand.query(
+            "SELECT detail FROM appeal_events WHERE appeal_id = :a AND action = 'to_triage'", a=number)
+        handed_over = detail[0] if isinstance(detail[0], dict) else json.loads(detail[0])
+        assert handed_over["learned"][0] == CRB_CODE
+        stand.press(stand.triage, card, f"route:{number}:{CRB_CODE}", user=OPERATOR)
+        await stand.wait(CRB_CHAT, f"№{number}")
