@@ -23,9 +23,11 @@ from routing.clock import Clock
 from routing.inbound import InboundMessage
 from routing.periods import Period, PeriodError, last_full_week, parse_period
 from routing.problems import ProblemWatch, Spike
+from routing.routing_quality import format_quality
 from storage import repository as repo
 
 log = logging.getLogger(__name__)
+ROUTING_ROWS_IN_CHAT = 8  # categories and accounts in /routing: a chat message has 4,096 characters
 
 
 def photo_payload(png: bytes, filename: str, caption: str | None) -> dict[str, Any]:
@@ -58,7 +60,8 @@ class SupervisorDesk:
         return Period("range", today - timedelta(days=6), today, self.tz)
 
     async def command(self, msg: InboundMessage, what: str) -> None:
-        """/rating or /problems [PERIOD] in the supervisors' chat: a chart with a short caption."""
+        """/rating or /problems [PERIOD] in the supervisors' chat: a chart with a short caption; /routing
+        [PERIOD]: how the router did (routing.routing_quality), as text."""
         now = self.clock.now()
         in_place = self._supervisors_chat(msg.platform) == msg.chat_id
         argument = msg.text.split(maxsplit=1)[1].strip() if len(msg.text.split(maxsplit=1)) > 1 else ""
@@ -85,6 +88,12 @@ class SupervisorDesk:
                 repo.enqueue(s, msg.platform, msg.chat_id, "rating_chart",
                              photo_payload(reports.rating_chart(data, self.config), "rating.png",
                                            reports.rating_caption(data, self.config)), now=now)
+            elif what == "routing" and data.routing is not None:
+                names = {c.code: c.name for c in self.config.categories} | {a.code: a.name for a in self.config.accounts}
+                summary = format_quality(data.routing, data.period.title, names, rows=ROUTING_ROWS_IN_CHAT)
+                repo.enqueue(s, msg.platform, msg.chat_id, "routing_report",
+                             {"type": "text", "text": f"<pre>{texts.esc(summary)}</pre>", "reply_to": msg.message_id,
+                              "allow_missing_reply": True}, now=now)
             else:
                 repo.enqueue(s, msg.platform, msg.chat_id, "problems_chart",
                              photo_payload(reports.problems_chart(data, self.config), "problems.png",

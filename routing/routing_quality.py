@@ -196,8 +196,11 @@ def _hours(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} ч"
 
 
-def format_quality(quality: RoutingQuality, title: str, names: dict[str, str] | None = None) -> str:
-    """The plain-text report `otklik routing-report` prints (Russian, for the centre's staff)."""
+def format_quality(quality: RoutingQuality, title: str, names: dict[str, str] | None = None,
+                   rows: int | None = None) -> str:
+    """The plain-text report `otklik routing-report` prints and /routing sends (Russian, for the
+    centre's staff); `rows`: at most this many categories (most appeals) and accounts (most refused
+    after the bot's route, then most routed), with a line saying how many more there are."""
     t = quality.total
     name = (names or {}).get
     lines = [
@@ -213,15 +216,24 @@ def format_quality(quality: RoutingQuality, title: str, names: dict[str, str] | 
         f"Разобрано операторами: {t.by_operator}; время разбора: медиана {_hours(t.median_wait)}, "
         f"90% — до {_hours(t.p90_wait)}; ждут разбора сейчас: {t.waiting}",
         "",
-        f"{'Тема':<34} {'обращ.':>7} {'ботом':>7} {'в ЦУР':>7} {'возвраты после бота':>20}",
+        f"{'обращ.':>6} {'ботом':>7} {'в ЦУР':>7} {'вернули после бота':>19}  тема",
     ]
-    for row in quality.by_category:
-        lines.append(f"{(name(row.key) or row.key)[:34]:<34} {row.appeals:>7} {_pct(row.bot_share):>7} "
-                     f"{_pct(row.to_triage / row.appeals if row.appeals else None):>7} "
-                     f"{row.refused_bot:>6} ({_pct(row.refused_bot_share)})")
-    if quality.by_account:
-        lines += ["", f"{'Исполнитель':<44} {'от бота':>8} {'вернул':>7} {'доля':>7}"]
-        for row in quality.by_account:
-            lines.append(f"{(name(row.key) or row.key)[:44]:<44} {row.by_bot:>8} {row.refused_bot:>7} "
-                         f"{_pct(row.refused_bot_share):>7}")
+    categories = quality.by_category[:rows] if rows is not None else quality.by_category
+    accounts = quality.by_account
+    if rows is not None:
+        accounts = sorted(accounts, key=lambda r: (-r.refused_bot, -r.by_bot, r.key))[:rows]
+    for row in categories:
+        returned = f"{row.refused_bot} ({_pct(row.refused_bot_share)})"
+        lines.append(f"{row.appeals:>6} {_pct(row.bot_share):>7} "
+                     f"{_pct(row.to_triage / row.appeals if row.appeals else None):>7} {returned:>19}  "
+                     f"{name(row.key) or row.key}")
+    if len(categories) < len(quality.by_category):
+        lines.append(f"… и ещё тем: {len(quality.by_category) - len(categories)}")
+    if accounts:
+        lines += ["", f"{'от бота':>7} {'вернул':>7} {'доля':>7}  исполнитель"]
+        for row in accounts:
+            lines.append(f"{row.by_bot:>7} {row.refused_bot:>7} {_pct(row.refused_bot_share):>7}  "
+                         f"{name(row.key) or row.key}")
+    if len(accounts) < len(quality.by_account):
+        lines.append(f"… и ещё исполнителей: {len(quality.by_account) - len(accounts)}")
     return "\n".join(lines)

@@ -85,3 +85,13 @@ def test_sums_per_category_and_account() -> None:
 def test_an_empty_period_says_so_without_dividing_by_zero() -> None:
     text = format_quality(summarize([]), "неделя 2026-W47")
     assert "Обращений: 0" in text and "бот направил сам: 0 (—)" in text
+
+
+def test_the_chat_version_keeps_the_worst_accounts_and_says_how_many_more() -> None:
+    facts = [routing_facts(i, f"cat{i % 12}", [ev("routed", 0, account=f"acc{i}")] +
+                           ([ev("rejected", 5, account=f"acc{i}")] if i == 11 else []))
+             for i in range(12)]
+    text = format_quality(summarize(facts), "период", rows=3)
+    assert "… и ещё тем: 9" in text and "… и ещё исполнителей: 9" in text
+    accounts = text.split("исполнитель\n", 1)[1].splitlines()
+    assert accounts[0].endswith("acc11")  # the one that refused the bot's route comes first

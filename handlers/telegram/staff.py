@@ -61,10 +61,11 @@ def staff_router(membership: MembershipCheck) -> Router:
     async def overdue_list(message: Message, desk: AppealDesk) -> None:
         await desk.deadlines.overdue_list(to_inbound(message))
 
-    @router.message(Command("rating", "problems"))
+    @router.message(Command("rating", "problems", "routing"))
     async def supervisors_chart(message: Message, supervision: SupervisorDesk | None = None) -> None:
         if supervision is not None and message.text:
-            what = "rating" if message.text.lstrip("/").lower().startswith("rating") else "problems"
+            word = message.text.lstrip("/").lower()
+            what = next((w for w in ("rating", "routing") if word.startswith(w)), "problems")
             await supervision.command(to_inbound(message), what)
 
     @router.message(F.reply_to_message)

@@ -22,7 +22,7 @@ _unknown_chats_told: set[str] = set()
 async def on_message(
     desk: AppealDesk, inbound: InboundMessage, command: str | None, supervision: SupervisorDesk | None = None
 ) -> None:
-    if command in ("rating", "problems") and supervision is not None:
+    if command in ("rating", "problems", "routing") and supervision is not None:
         # the supervisors' charts; SupervisorDesk itself refuses them outside the supervisors' chat
         await supervision.command(inbound, command)
         return

@@ -1,6 +1,6 @@
 """The router's production figures from a live run: the real bot routes one appeal that its account
-refuses and sends an unsure one to triage; operators route both; `otklik routing-report` and the
-workbook's «Маршрутизация» sheet count what happened."""
+refuses and sends an unsure one to triage; operators route both; `otklik routing-report`, the
+workbook's «Маршрутизация» sheet and /routing in the supervisors' chat count what happened."""
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from bot import reports
 from bot.cli import main as cli_main
 from routing.periods import parse_period
-from tests.conftest import CITIZEN, CITIZEN2, OFFICIAL, OPERATOR, Stand, appeal_number
+from tests.conftest import CITIZEN, CITIZEN2, OFFICIAL, OPERATOR, Stand, appeal_number, body
 from tests.e2e.test_trained_router import MIDWIFE
 
 POTHOLE = "В Рыбинске на улице Крестовой огромная яма на дороге, машины бьют колёса"
@@ -65,3 +65,14 @@ async def test_refusals_and_triage_are_counted(stand: Stand, tmp_path: Path, mon
     figures = dict(zip(header, region, strict=True))
     assert (figures["Обращений"], figures["Бот направил сам"], figures["В ЦУР на разбор"]) == (2, 1, 1)
     assert (figures["Вернули после бота"], figures["Разобрано операторами"]) == (1, 2)
+
+    # the same figures in the supervisors' chat, as text, for the last seven days
+    chat = stand.config.supervisors.telegram_chat
+    assert chat is not None
+    stand.tg.set_member(chat, OPERATOR)
+    stand.tg.user_sends(chat, OPERATOR, "/routing")
+    reply = await stand.wait(chat, "Маршрутизация")
+    assert "Обращений: 2" in body(reply) and "после направления ботом: 1 (100.0% направленных ботом)" in body(reply)
+    assert "Дороги" in body(reply) and "Администрация городского округа город Рыбинск" in body(reply)
+    stand.tg.user_sends(stand.chat("adm_rybinsk"), OFFICIAL, "/routing")
+    await stand.wait(stand.chat("adm_rybinsk"), "только в чате кураторов")
