@@ -267,6 +267,34 @@ class OtklikConfig(_Model):
     def account_by_vk_peer(self, peer_id: int) -> Account | None:
         return next((a for a in self.accounts if a.vk_peer == peer_id), None)
 
+    def _account_model_lines(self) -> list[str]:
+        """The account model and how its labels and contexts meet this config (what to fix in
+        history_names and aliases)."""
+        if not self.classifier.account_model:
+            return ["Account model: none (the routing table decides)"]
+        from routing.learned import map_labels
+        from routing.topics import read_model_labels
+
+        path = self.resolve_path(self.classifier.account_model)
+        lines = [f"Account model (learnt from history): {path}; routes on its own at "
+                 f"≥ {self.classifier.account_min_confidence}"]
+        try:
+            labels = read_model_labels(path)
+        except (OSError, ValueError) as exc:
+            return [*lines, f"  cannot read it: {exc}"]
+        mapping = map_labels(labels, self)
+        lines.append(f"  {len(mapping.accounts)} of {len(labels.classes)} labels name an account")
+        if mapping.unmapped_labels:
+            shown = ", ".join(repr(x) for x in mapping.unmapped_labels[:10])
+            more = f" and {len(mapping.unmapped_labels) - 10} more" if len(mapping.unmapped_labels) > 10 else ""
+            lines.append(f"  labels that name no account (never routed to; add them to history_names if they "
+                         f"should be): {shown}{more}")
+        if mapping.uses_context:
+            lines.append(f"  municipalities it knows: {len(mapping.contexts)} of {len(self.municipalities)}"
+                         + (f"; not: {', '.join(mapping.unmapped_municipalities)} (the table decides there)"
+                            if mapping.unmapped_municipalities else ""))
+        return lines
+
     def summary(self) -> str:
         """The human summary `otklik check-config` prints."""
         table = RoutingTable(self)
@@ -304,9 +332,7 @@ class OtklikConfig(_Model):
             f"accounts: {len(self.accounts)}",
             f"Classifier: {self.classifier.kind}{classifier_model}; below confidence {self.routing.min_confidence} "
             "an appeal goes to triage",
-            (f"Account model (learnt from history): {self.resolve_path(self.classifier.account_model)}; routes on its "
-             f"own at ≥ {self.classifier.account_min_confidence}" if self.classifier.account_model
-             else "Account model: none (the routing table decides)"),
+            *self._account_model_lines(),
             f"Triage chat: {chats(self.triage)}",
             f"Supervisors chat: {chats(self.supervisors)}",
             f"VK community: {self.vk.group_id}" if self.vk else "VK community: not configured (no vk: section)",

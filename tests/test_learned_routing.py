@@ -173,8 +173,13 @@ def test_an_executor_model_named_as_the_category_model_is_reported(model: Path, 
     assert "none of the model's 4 labels is a category code" in message and "account_model" in message
 
 
-def test_summary_names_the_account_model(config: Any, model: Path) -> None:
-    assert f"Account model (learnt from history): {model}; routes on its own at ≥ 0.9" in config.summary()
+def test_summary_names_the_account_model_and_what_does_not_match(config: Any, model: Path) -> None:
+    summary = config.summary()
+    assert f"Account model (learnt from history): {model}; routes on its own at ≥ 0.9" in summary
+    assert "3 of 4 labels name an account" in summary
+    assert f"labels that name no account (never routed to; add them to history_names if they should be): " \
+           f"'{GONE_BODY}'" in summary
+    assert "municipalities it knows: 2 of 19; not: pereslavl," in summary
 
 
 # ---- otklik classify -------------------------------------------------------------------------
