@@ -242,8 +242,6 @@ class AppealDesk:
                 return ActionResult(texts.NOT_YOURS)
             if appeal.status != Status.AWAITING_PLACE or code not in self._municipality_codes():
                 return ActionResult(texts.STALE_BUTTON)
-            appeal.municipality = code
-            appeal.municipality_source = "citizen"
             place = self.config.municipality(code).short_name
             repo.enqueue(
                 s, act.platform, act.chat_id, "place_chosen",
@@ -251,18 +249,34 @@ class AppealDesk:
                  "text": texts.PLACE_CHOSEN.format(place=texts.esc(place))},
                 appeal_id=appeal.id, now=now,
             )
-            self._log_event(s, appeal, act.sender, "place_chosen", None, {"municipality": code})
-            # The place is settled now; the category is still only as sure as the classifier was.
-            confidence = appeal.category_confidence if appeal.category_confidence is not None else 1.0
-            account = await self._route(s, appeal, citizen, actor(act.sender), confidence=confidence)
-            repo.enqueue(
-                s, citizen_platform(citizen), citizen.chat_id, "routed",
-                _text(texts.routed_after_place(appeal.id, account.name if account else None,
-                                               self._describe_due(appeal.first_answer_due))),
-                appeal_id=appeal.id, link_role="ack", now=now,
-            )
+            await self._settle_place(s, appeal, citizen, code, act.sender, "citizen", "button")
         self.notify()
         return ActionResult(place)
+
+    async def _settle_place(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, code: str, sender: Sender,
+                            source: str, how: str, prefix: str = "") -> None:
+        """The citizen told the place the bot asked for (a button, a word, a location): route the
+        appeal and tell them where it went."""
+        appeal.municipality = code
+        appeal.municipality_source = source
+        self._log_event(s, appeal, sender, "place_chosen", None, {"municipality": code, "by": how})
+        # The place is settled now; the category is still only as sure as the classifier was.
+        confidence = appeal.category_confidence if appeal.category_confidence is not None else 1.0
+        account = await self._route(s, appeal, citizen, actor(sender), confidence=confidence)
+        repo.enqueue(
+            s, citizen_platform(citizen), citizen.chat_id, "routed",
+            _text(prefix + texts.routed_after_place(appeal.id, account.name if account else None,
+                                                    self._describe_due(appeal.first_answer_due))),
+            appeal_id=appeal.id, link_role="ack", now=self.clock.now(),
+        )
+
+    def _place_in(self, text: str, location: tuple[float, float] | None) -> str | None:
+        """The municipality a citizen's answer to «где это?» names: a town, a district, a street
+        the gazetteer knows, or a shared location; None when it does not decide."""
+        if not text and location is None:
+            return None
+        result = self.classifier.classify(text, location=location)  # type: ignore[arg-type]
+        return result.municipality if result.municipality in self._municipality_codes() else None
 
     async def rate(self, act: InboundAction, appeal_id: int, solved: bool, *, partly: bool = False) -> ActionResult:
         """«Решено» (solved), «Частично» (partly: closed as partly solved, the account is told) or «Не решено»."""
@@ -706,6 +720,23 @@ class AppealDesk:
         if target is not None:
             self._forward_followup(s, appeal, target, msg, text)
         await s.flush()
+        if appeal.status == Status.AWAITING_PLACE and (text or msg.location is not None):
+            # Asked «где это?», citizens type the town or share a location as often as they press a button.
+            code = self._place_in(text, msg.location)
+            if code is not None:
+                source = "location" if msg.location is not None and not text else "citizen"
+                place = texts.esc(self.config.municipality(code).short_name)
+                await self._settle_place(s, appeal, citizen, code, msg.sender, source,
+                                         "location" if source == "location" else "text",
+                                         prefix=texts.PLACE_CHOSEN.format(place=place) + "\n")
+                return
+            self._reply(
+                s, msg, "ask_place_again",
+                _text(texts.PLACE_STILL_NEEDED.format(number=appeal.id), keyboard=self._place_keyboard(appeal.id),
+                      reply_to=msg.message_id),
+                appeal_id=appeal.id, link_role="ack",
+            )
+            return
         if not msg.media_group or await repo.media_group_size(s, appeal.id, msg.media_group) == 1:
             self._reply(
                 s, msg, "followup_ack", _text(texts.FOLLOWUP_ADDED.format(number=appeal.id), reply_to=msg.message_id),
