@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -690,7 +690,8 @@ class AppealDesk:
             if appeal.urgent:
                 body += "\n\n" + URGENT_NOTE
             self._reply(
-                s, msg, "ack", _text(body, keyboard=self._place_keyboard(appeal.id), reply_to=msg.message_id),
+                s, msg, "ack", _text(body, keyboard=self._place_keyboard(
+                    appeal.id, [x.code for x in result.municipality_suggestions]), reply_to=msg.message_id),
                 appeal_id=appeal.id, link_role="ack",
             )
             return
@@ -730,9 +731,11 @@ class AppealDesk:
                                          "location" if source == "location" else "text",
                                          prefix=texts.PLACE_CHOSEN.format(place=place) + "\n")
                 return
+            registered = await repo.last_event_detail(s, appeal.id, "registered") or {}
+            likely = [str(pair[0]) for pair in registered.get("municipality_suggestions") or []]
             self._reply(
                 s, msg, "ask_place_again",
-                _text(texts.PLACE_STILL_NEEDED.format(number=appeal.id), keyboard=self._place_keyboard(appeal.id),
+                _text(texts.PLACE_STILL_NEEDED.format(number=appeal.id), keyboard=self._place_keyboard(appeal.id, likely),
                       reply_to=msg.message_id),
                 appeal_id=appeal.id, link_role="ack",
             )
@@ -1210,9 +1213,17 @@ class AppealDesk:
     def _municipality_codes(self) -> set[str]:
         return {m.code for m in self.config.municipalities}
 
-    def _place_keyboard(self, appeal_id: int) -> Keyboard:
-        buttons = [Button(m.short_name, f"place:{appeal_id}:{m.code}") for m in self.config.municipalities]
-        return Keyboard([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+    def _place_keyboard(self, appeal_id: int, likely: Sequence[str] = ()) -> Keyboard:
+        """A button per municipality, three a row; the places the text hinted at («проспект Ленина»:
+        Ярославль or Рыбинск) first, in a row of their own."""
+        codes = self._municipality_codes()
+        first = [c for c in dict.fromkeys(likely) if c in codes][:3]
+
+        def button(m: Any) -> Button:
+            return Button(m.short_name, f"place:{appeal_id}:{m.code}")
+        rest = [button(m) for m in self.config.municipalities if m.code not in first]
+        rows = [[button(self.config.municipality(c)) for c in first]] if first else []
+        return Keyboard(rows + [rest[i : i + 3] for i in range(0, len(rest), 3)])
 
     def _describe_due(self, due: datetime | None) -> str | None:
         if due is None:

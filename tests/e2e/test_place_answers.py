@@ -56,3 +56,17 @@ async def test_words_without_a_place_get_the_buttons_again(stand: Stand) -> None
     [appeal] = await stand.appeals()
     assert (appeal.municipality, appeal.municipality_source) == ("tutaevsky", "citizen")
     assert appeal.status in (Status.ROUTED, Status.TRIAGE)
+
+
+async def test_the_places_the_text_hinted_at_come_first(stand: Stand) -> None:
+    stand.citizen_says("На проспекте Ленина огромная яма у остановки")  # a street of Ярославль and of Рыбинск
+    ack = await stand.wait(CITIZEN, "Уточните")
+    number = appeal_number(ack)
+    rows = ack["reply_markup"]["inline_keyboard"]
+    assert sorted(b["callback_data"] for b in rows[0]) == [f"place:{number}:rybinsk", f"place:{number}:yaroslavl"]
+    every = [b["callback_data"] for row in rows for b in row]
+    assert len(every) == len(set(every)) == len(stand.config.municipalities)  # each once
+    stand.citizen_says("не знаю как точнее")
+    again = await stand.wait(CITIZEN, "Чтобы передать его исполнителю")
+    assert sorted(b["callback_data"] for b in again["reply_markup"]["inline_keyboard"][0]) == \
+        [f"place:{number}:rybinsk", f"place:{number}:yaroslavl"]
