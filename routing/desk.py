@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from routing import answer_quality, problems, texts
 from routing.classification import Classification, Classifier, Suggestion
 from routing.clock import Clock
+from routing.corrections import Correction, implied_label
 from routing.deadlines import DeadlineWatch
 from routing.flood import Flood, FloodGuard
 from routing.inbound import ActionResult, Button, InboundAction, InboundMessage, Keyboard, Sender
@@ -535,6 +536,7 @@ class AppealDesk:
                 {"account": account.code, "previous_account": previous, "category": appeal.category,
                  "municipality": appeal.municipality, "by": "operator"},
             )
+            self._apply_operators_choice(s, appeal, account.code, act.sender)
             citizen = await s.get(Citizen, appeal.citizen_id)
             assert citizen is not None
             await self._send_card(s, appeal, citizen)
@@ -551,6 +553,29 @@ class AppealDesk:
             )
         self.notify()
         return ActionResult(texts.TOAST_ROUTED)
+
+    def _apply_operators_choice(self, s: AsyncSession, appeal: Appeal, account: str, sender: Sender) -> None:
+        """What an operator's choice of account says about the appeal, as routing.corrections reads it
+        for training: the health ministry means health; another municipality's administration means
+        that municipality. The card, reports and analytics then show the corrected topic and place
+        (the "rerouted" event keeps what the classifier had; the deadline the citizen was told stays)."""
+        label = implied_label(
+            Correction(appeal.id, appeal.text or "", appeal.category, appeal.municipality, account), self.table,
+            [c.code for c in self.config.categories], [m.code for m in self.config.municipalities],
+        )
+        if label is None:
+            return
+        category, municipality = label
+        changes: dict[str, Any] = {}
+        if category != appeal.category:
+            changes["category"] = [appeal.category, category]
+            appeal.category = category
+        if municipality is not None and municipality != appeal.municipality:
+            changes["municipality"] = [appeal.municipality, municipality]
+            appeal.municipality = municipality
+            appeal.municipality_source = "operator"
+        if changes:
+            self._log_event(s, appeal, sender, "corrected", None, changes)
 
     async def open_list(self, msg: InboundMessage) -> None:
         role = self.chat_role(msg.platform, msg.chat_id)
