@@ -41,17 +41,14 @@ def register(subparsers: Any) -> None:
 
 
 def routing_report_command(args: argparse.Namespace) -> int:
-    from bot.config import Environment, load_config
-    from routing.periods import PeriodError, parse_period
+    from bot.config import Environment
     from routing.routing_quality import RoutingQuality, format_quality, load_routing, summarize
     from storage.db import Database
 
-    config = load_config(Path(args.config or os.environ.get("OTKLIK_CONFIG") or "config.yaml"))
-    try:
-        period = parse_period(args.period, ZoneInfo(config.region.timezone))
-    except PeriodError as exc:
-        print(f"otklik routing-report: --period {exc}", file=sys.stderr)
+    loaded = _config_and_period(args, "routing-report")
+    if loaded is None:
         return 2
+    config, period = loaded
 
     async def main() -> RoutingQuality:
         db = Database(Environment.from_env().database_url)
@@ -68,19 +65,30 @@ def routing_report_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_command(args: argparse.Namespace) -> int:
-    # imported here so that `otklik --help` stays fast: the report pulls in matplotlib
-    from bot import reports
-    from bot.config import Environment, load_config
+def _config_and_period(args: argparse.Namespace, command: str) -> tuple[Any, Any] | None:
+    """The config (--config, $OTKLIK_CONFIG or ./config.yaml) and --period in the region's time
+    zone; None after saying what is wrong with the period."""
+    from bot.config import load_config
     from routing.periods import PeriodError, parse_period
-    from storage.db import Database
 
     config = load_config(Path(args.config or os.environ.get("OTKLIK_CONFIG") or "config.yaml"))
     try:
-        period = parse_period(args.period, ZoneInfo(config.region.timezone))
+        return config, parse_period(args.period, ZoneInfo(config.region.timezone))
     except PeriodError as exc:
-        print(f"otklik report: --period {exc}", file=sys.stderr)
+        print(f"otklik {command}: --period {exc}", file=sys.stderr)
+        return None
+
+
+def report_command(args: argparse.Namespace) -> int:
+    # imported here so that `otklik --help` stays fast: the report pulls in matplotlib
+    from bot import reports
+    from bot.config import Environment
+    from storage.db import Database
+
+    loaded = _config_and_period(args, "report")
+    if loaded is None:
         return 2
+    config, period = loaded
     out = Path(args.out)
     if out.suffix.lower() != ".xlsx":
         print(f"otklik report: --out {out}: the file name must end in .xlsx", file=sys.stderr)

@@ -168,6 +168,16 @@ class Stand:
     def official_replies(self, chat_id: int, reply_to: int, text: str, *, user: int = OFFICIAL, **kw: Any) -> dict:
         return self.tg.user_sends(chat_id, user, text, reply_to=reply_to, **kw)
 
+    async def refuse(self, account_code: str, number: int, reason: str) -> dict:
+        """The account's official presses «Не наша компетенция» on appeal `number`'s card and gives the
+        reason; returns the triage card it brings."""
+        chat = self.chat(account_code)
+        card = await self.wait(chat, f"№{number}")
+        self.press(chat, card, "reject:", user=OFFICIAL)
+        prompt = await self.wait(chat, "укажите, пожалуйста, причину")
+        self.official_replies(chat, prompt["message_id"], reason)
+        return await self.wait(self.triage, f"№{number}")
+
     def press(self, chat_id: int, message: dict, action_prefix: str, *, user: int) -> str:
         """Press the first button of `message` whose callback data starts with the prefix."""
         for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):

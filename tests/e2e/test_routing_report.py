@@ -25,12 +25,7 @@ async def test_refusals_and_triage_are_counted(stand: Stand, tmp_path: Path, mon
     # 1: the bot routes it; the account refuses; an operator picks another account
     stand.citizen_says(POTHOLE)
     number = appeal_number(await stand.wait(CITIZEN, "принято"))
-    chat = stand.chat("adm_rybinsk")
-    card = await stand.wait(chat, f"№{number}")
-    stand.press(chat, card, "reject:", user=OFFICIAL)
-    prompt = await stand.wait(chat, "укажите, пожалуйста, причину")
-    stand.official_replies(chat, prompt["message_id"], "Это федеральная трасса, не наша дорога")
-    triage_card = await stand.wait(stand.triage, f"№{number}")
+    triage_card = await stand.refuse("adm_rybinsk", number, "Это федеральная трасса, не наша дорога")
     stand.press(stand.triage, triage_card, f"route:{number}:adm_rybinsky", user=OPERATOR)
     await stand.wait(stand.chat("adm_rybinsky"), f"№{number}")
 

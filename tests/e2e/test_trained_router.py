@@ -13,7 +13,7 @@ import pytest
 from bot import cli_routing
 from routing.lifecycle import Status
 from routing.smart import ModelClassifier
-from tests.conftest import CITIZEN, OFFICIAL, OPERATOR, ROOT, Stand, appeal_number, body
+from tests.conftest import CITIZEN, OPERATOR, ROOT, Stand, appeal_number, body
 
 # A village midwife's rare visits: health, but in words the seed examples barely use (the seeds now
 # teach «фельдшер … раз в неделю» well enough to route it, so the unsure example names a midwife).
@@ -95,13 +95,7 @@ async def test_an_unsure_appeal_goes_to_triage_after_the_citizen_names_the_place
 async def test_a_refused_appeal_comes_to_triage_with_the_refusing_account_last(stand: Stand) -> None:
     stand.citizen_says(POTHOLE)
     number = appeal_number(await stand.wait(CITIZEN, "принято"))
-    chat = stand.chat("adm_rybinsk")
-    card = await stand.wait(chat, f"№{number}")
-    stand.press(chat, card, "reject:", user=OFFICIAL)
-    prompt = await stand.wait(chat, "укажите, пожалуйста, причину")
-    stand.official_replies(chat, prompt["message_id"], "Это дорога за городом, в Рыбинском округе")
-
-    triage_card = await stand.wait(stand.triage, f"№{number}")
+    triage_card = await stand.refuse("adm_rybinsk", number, "Это дорога за городом, в Рыбинском округе")
     assert "🤖 Похоже на: Дороги" in body(triage_card)  # from the classification at registration
     assert "за городом" in body(triage_card)
     options = buttons(triage_card)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import CITIZEN, OFFICIAL, OPERATOR, Stand, appeal_number, body
+from tests.conftest import CITIZEN, OPERATOR, Stand, appeal_number, body
 from tests.e2e.test_trained_router import MIDWIFE
 
 POTHOLE = "В Рыбинске на улице Крестовой огромная яма на дороге, машины бьют колёса"
@@ -36,12 +36,7 @@ async def test_an_account_of_one_topic_sets_the_topic(stand: Stand) -> None:
 async def test_another_municipalitys_account_sets_the_place(stand: Stand) -> None:
     stand.citizen_says(POTHOLE)
     number = appeal_number(await stand.wait(CITIZEN, "принято"))
-    chat = stand.chat("adm_rybinsk")
-    card = await stand.wait(chat, f"№{number}")
-    stand.press(chat, card, "reject:", user=OFFICIAL)
-    prompt = await stand.wait(chat, "укажите, пожалуйста, причину")
-    stand.official_replies(chat, prompt["message_id"], "Это за городом, Рыбинский округ")
-    triage_card = await stand.wait(stand.triage, f"№{number}")
+    triage_card = await stand.refuse("adm_rybinsk", number, "Это за городом, Рыбинский округ")
     stand.press(stand.triage, triage_card, f"route:{number}:adm_rybinsky", user=OPERATOR)
     new_card = await stand.wait(stand.chat("adm_rybinsky"), f"№{number}")
     assert stand.config.municipality("rybinsky").name in body(new_card)
