@@ -8,6 +8,7 @@ town administration answered both. An export names bodies its own way («Мэр�
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +77,10 @@ def train_history_model(folder: Path, health: bool = False) -> Path:
 
 
 def config_with_history(folder: Path, model: Path | None, *, min_confidence: float | None = None,
-                        history_names: bool = True, extra: dict[str, Any] | None = None) -> Path:
-    """The shipped config with the housing company's account, adm_yaroslavl's export name and the
-    account model; written next to the model, so relative paths are checked as a user's would be."""
+                        history_names: bool = True, edit: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    """The shipped config with the housing company's and the hospital's accounts, adm_yaroslavl's
+    export name and the account model (by its name when it lies in `folder`, so relative paths are
+    checked as a user's would be), then `edit` applied to the YAML's data; written to folder/config.yaml."""
     data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     data["accounts"].append({"code": UK_CODE, "name": UK_NAME, "telegram_chat": UK_CHAT})
     data["accounts"].append({"code": CRB_CODE, "name": CRB_NAME, "telegram_chat": CRB_CHAT})
@@ -88,10 +90,11 @@ def config_with_history(folder: Path, model: Path | None, *, min_confidence: flo
                 account["history_names"] = [MAYOR_EXPORT_NAME]
     classifier = data.setdefault("classifier", {})
     if model is not None:
-        classifier["account_model"] = model.name
+        classifier["account_model"] = model.name if model.parent == folder else str(model)
     if min_confidence is not None:
         classifier["account_min_confidence"] = min_confidence
-    data.update(extra or {})
+    if edit is not None:
+        edit(data)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path

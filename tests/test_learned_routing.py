@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 pytest.importorskip("sklearn", reason="the trained router needs scikit-learn")
 pytest.importorskip("pymorphy3", reason="the trained router needs pymorphy3")
@@ -64,14 +63,13 @@ def test_labels_name_accounts_by_code_name_or_history_names(learned: LearnedRout
 
 
 def test_names_compare_without_case_yo_or_extra_spaces(folder: Path, model: Path, tmp_path: Path) -> None:
-    config_path = config_with_history(tmp_path, None, history_names=False)
-    data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    for account in data["accounts"]:
-        if account["code"] == "adm_yaroslavl":
-            account["history_names"] = ["  мэрия Г.  ЯРОСЛАВЛЯ "]
-    data["classifier"]["account_model"] = str(model)
-    config_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    learned = LearnedRouting.from_config(load_config(config_path))
+    def edit(data: dict[str, Any]) -> None:
+        for account in data["accounts"]:
+            if account["code"] == "adm_yaroslavl":
+                account["history_names"] = ["  мэрия Г.  ЯРОСЛАВЛЯ "]
+
+    learned = LearnedRouting.from_config(load_config(config_with_history(tmp_path, model, history_names=False,
+                                                                         edit=edit)))
     assert learned is not None
     assert learned.mapping.accounts[MAYOR_EXPORT_NAME] == "adm_yaroslavl"
 
@@ -105,10 +103,8 @@ def test_a_sure_learnt_account_decides_and_an_unsure_one_does_not(config: Any) -
 
 
 def test_a_rule_that_sends_a_pair_to_triage_on_purpose_wins(folder: Path, model: Path, tmp_path: Path) -> None:
-    path = config_with_history(tmp_path, None)
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["routing"]["rules"].append({"account": "triage", "categories": ["housing"], "municipalities": ["yaroslavl"]})
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    path = config_with_history(tmp_path, None, edit=lambda data: data["routing"]["rules"].append(
+        {"account": "triage", "categories": ["housing"], "municipalities": ["yaroslavl"]}))
     table = RoutingTable(load_config(path))
     decision = table.destination("housing", "yaroslavl", 0.99, learned=Suggestion(UK_CODE, 1.0))
     assert decision.to_triage and not decision.learned
@@ -138,37 +134,32 @@ def test_config_names_a_missing_or_broken_account_model(tmp_path: Path) -> None:
 
 
 def test_config_rejects_an_account_model_whose_labels_name_no_account(model: Path, tmp_path: Path) -> None:
-    data = yaml.safe_load(config_with_history(tmp_path, None, history_names=False).read_text(encoding="utf-8"))
-    data["accounts"] = [a for a in data["accounts"] if a["code"] != UK_CODE]
-    for account in data["accounts"]:
-        if account["code"] == "adm_rybinsk":
-            account["name"] = "Администрация Рыбинска"  # not what the export calls it
-    data["classifier"]["account_model"] = str(model)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    where, message = _problem(path)
+    def edit(data: dict[str, Any]) -> None:
+        data["accounts"] = [a for a in data["accounts"] if a["code"] != UK_CODE]
+        for account in data["accounts"]:
+            if account["code"] == "adm_rybinsk":
+                account["name"] = "Администрация Рыбинска"  # not what the export calls it
+
+    where, message = _problem(config_with_history(tmp_path, model, history_names=False, edit=edit))
     assert where == "classifier.account_model"
     assert "none of its 4 labels names an account" in message and "history_names" in message
 
 
 def test_config_rejects_an_account_model_with_contexts_it_cannot_match(model: Path, tmp_path: Path) -> None:
-    data = yaml.safe_load(config_with_history(tmp_path, None).read_text(encoding="utf-8"))
-    for municipality in data["municipalities"]:
-        municipality["short_name"] = municipality["code"]
-        municipality["aliases"] = []
-    data["classifier"]["account_model"] = str(model)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    where, message = _problem(path)
+    def edit(data: dict[str, Any]) -> None:
+        for municipality in data["municipalities"]:
+            municipality["short_name"] = municipality["code"]
+            municipality["aliases"] = []
+
+    where, message = _problem(config_with_history(tmp_path, model, edit=edit))
     assert where == "classifier.account_model" and "context" in message and "aliases" in message
 
 
 def test_an_executor_model_named_as_the_category_model_is_reported(model: Path, tmp_path: Path) -> None:
-    data = yaml.safe_load(config_with_history(tmp_path, None).read_text(encoding="utf-8"))
-    data["classifier"]["model_path"] = str(model)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    where, message = _problem(path)
+    def edit(data: dict[str, Any]) -> None:
+        data["classifier"]["model_path"] = str(model)
+
+    where, message = _problem(config_with_history(tmp_path, None, edit=edit))
     assert where == "classifier.model_path"
     assert "none of the model's 4 labels is a category code" in message and "account_model" in message
 
@@ -201,12 +192,11 @@ def test_classify_routes_a_file_with_the_learnt_accounts(folder: Path, config: A
 
 
 def test_one_history_name_for_two_accounts_is_refused(tmp_path: Path) -> None:
-    data = yaml.safe_load(config_with_history(tmp_path, None).read_text(encoding="utf-8"))
-    for account in data["accounts"]:
-        if account["code"] == "adm_rybinsk":
-            account["history_names"] = ["мэрия г. Ярославля"]  # adm_yaroslavl's, in other letters
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    where, message = _problem(path)
+    def edit(data: dict[str, Any]) -> None:
+        for account in data["accounts"]:
+            if account["code"] == "adm_rybinsk":
+                account["history_names"] = ["мэрия г. Ярославля"]  # adm_yaroslavl's, in other letters
+
+    where, message = _problem(config_with_history(tmp_path, None, edit=edit))
     assert where.startswith("accounts[") and where.endswith("history_names[0]")
     assert "adm_yaroslavl" in message

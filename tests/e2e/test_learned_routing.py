@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 pytest.importorskip("sklearn", reason="the trained router needs scikit-learn")
 
@@ -101,10 +100,8 @@ async def test_when_the_history_does_not_decide_its_account_is_the_first_button_
 ) -> None:
     """The centre sends Мышкин's health appeals to triage on purpose (a `triage` rule); the history
     says the town's hospital answered such texts: the operators see it first."""
-    path = config_with_history(tmp_path, train_history_model(tmp_path, health=True))
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["routing"]["rules"].append({"account": "triage", "categories": ["health"], "municipalities": ["myshkinsky"]})
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    path = config_with_history(tmp_path, train_history_model(tmp_path, health=True), edit=lambda data: data[
+        "routing"]["rules"].append({"account": "triage", "categories": ["health"], "municipalities": ["myshkinsky"]}))
     async with stand_for(load_config(path), database_url) as stand:
         stand.citizen_says(MIDWIFE)
         number = appeal_number(await stand.wait(CITIZEN, "принято"))
