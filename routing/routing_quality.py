@@ -93,7 +93,7 @@ def routing_facts(appeal_id: int, category: str | None,
         elif action == "rerouted":
             operator_routes += 1
             if handed_over is not None:
-                waits.append(max(0.0, (_aware(at) - _aware(handed_over)).total_seconds() / 3600))
+                waits.append(max(0.0, (at - handed_over).total_seconds() / 3600))
             handed_over = None
     actions = [action for action, _, _ in events]
     return RoutingFacts(
@@ -102,13 +102,6 @@ def routing_facts(appeal_id: int, category: str | None,
         bot_account=bot_account, refused_bot=refused_bot, refusals=tuple(refusals),
         operator_routes=operator_routes, triage_waits=tuple(waits), waiting_in_triage=handed_over is not None,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite gives naive datetimes back; they are UTC (storage stores UTC)
-    from datetime import UTC
-
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass
