@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, Environment, load_config
+from storage.db import NoDatabaseError
 
 DEFAULT_CONFIG = "config.yaml"
 
@@ -149,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except NoDatabaseError as exc:  # a read-only command pointed at an SQLite file that is not there
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -51,7 +51,7 @@ def routing_report_command(args: argparse.Namespace) -> int:
     config, period = loaded
 
     async def main() -> RoutingQuality:
-        db = Database(Environment.from_env().database_url)
+        db = Database(Environment.from_env().database_url, must_exist=True)
         try:
             await db.upgrade()
             async with db.transaction() as s:
@@ -95,7 +95,7 @@ def report_command(args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> reports.ReportData:
-        db = Database(Environment.from_env().database_url)
+        db = Database(Environment.from_env().database_url, must_exist=True)
         try:
             await db.upgrade()
             return await reports.collect(db, config, period, datetime.now(UTC))

@@ -208,7 +208,7 @@ def _correction_examples(
     from bot.config import ConfigError, Environment, load_config
     from routing.corrections import Example, label_corrections, load_corrections
     from routing.table import RoutingTable
-    from storage.db import Database
+    from storage.db import Database, NoDatabaseError
 
     config_path = Path(args.config or os.environ.get("OTKLIK_CONFIG") or "config.yaml")
     try:
@@ -216,13 +216,10 @@ def _correction_examples(
     except ConfigError as exc:
         raise _Refused(f"config: {exc}") from None
     url = Environment.from_env().database_url
-    parsed = make_url(url)
-    shown = parsed.render_as_string(hide_password=True)
-    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
-        raise _Refused(f"no database at {shown}: set OTKLIK_DATABASE_URL to the bot's database")
+    shown = make_url(url).render_as_string(hide_password=True)
 
     async def load() -> list[Correction]:
-        db = Database(url)
+        db = Database(url, must_exist=True)
         try:
             return await load_corrections(db)
         finally:
@@ -230,6 +227,8 @@ def _correction_examples(
 
     try:
         corrections = asyncio.run(load())
+    except NoDatabaseError as exc:
+        raise _Refused(str(exc)) from None
     except (SQLAlchemyError, OSError) as exc:
         raise _Refused(f"cannot read the corrections from {shown} ({type(exc).__name__}); "
                        "is it the bot's database?") from None

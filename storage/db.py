@@ -51,8 +51,23 @@ class OutboxHandoff:
     accept: Callable[[list[dict[str, Any]]], None]
 
 
+class NoDatabaseError(Exception):
+    """A command that only reads the database was pointed at an SQLite file that is not there."""
+
+    def __init__(self, path: str) -> None:
+        # a relative path starts from the working directory, the usual reason it is not found
+        where = path if Path(path).is_absolute() else f"{path} in {Path.cwd()}"
+        super().__init__(f"no database at {where} — has the bot run yet? "
+                         "Set OTKLIK_DATABASE_URL to the bot's database")
+        self.path = path
+
+
 class Database:
-    def __init__(self, url: str = DEFAULT_DATABASE_URL, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, must_exist: bool = False
+    ) -> None:
+        """must_exist: for commands that only read — an SQLite file that is not there raises
+        NoDatabaseError instead of being created empty (in-memory SQLite and PostgreSQL are not checked)."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         # an error's message must not carry a citizen's text from the statement's parameters into the log
@@ -60,6 +75,9 @@ class Database:
         if self.is_sqlite:
             database = self.url.database
             if database and database != ":memory:":
+                # a `file:` URI (?uri=true) is SQLite's to interpret, not a plain path
+                if must_exist and not self.url.query.get("uri") and not Path(database).is_file():
+                    raise NoDatabaseError(database)
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
