@@ -53,7 +53,8 @@ def forget_command(args: argparse.Namespace) -> int:
 async def _forget(database_url: str, ref: str) -> ForgetReport | None:
     from storage.db import Database
 
-    db = Database(database_url)
+    # must_exist: on a database that is not there, «no citizen» would read as «already erased»
+    db = Database(database_url, must_exist=True)
     try:
         await db.upgrade()
         async with db.transaction() as s:

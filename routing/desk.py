@@ -17,7 +17,7 @@ from routing import answer_quality, problems, texts
 from routing.classification import Classification, Classifier, Suggestion
 from routing.clock import Clock
 from routing.corrections import Correction, implied_label
-from routing.deadlines import DeadlineWatch
+from routing.deadlines import DeadlineWatch, running_due
 from routing.flood import Flood, FloodGuard
 from routing.inbound import ActionResult, Button, InboundAction, InboundMessage, Keyboard, Sender
 from routing.invites import ChatBindings, ChatInvites
@@ -536,7 +536,7 @@ class AppealDesk:
                 {"account": account.code, "previous_account": previous, "category": appeal.category,
                  "municipality": appeal.municipality, "by": "operator"},
             )
-            self._apply_operators_choice(s, appeal, account.code, act.sender)
+            new_due = self._apply_operators_choice(s, appeal, account.code, act.sender)
             citizen = await s.get(Citizen, appeal.citizen_id)
             assert citizen is not None
             await self._send_card(s, appeal, citizen)
@@ -549,24 +549,27 @@ class AppealDesk:
             )
             repo.enqueue(
                 s, citizen_platform(citizen), citizen.chat_id, "rerouted",
-                _text(texts.rerouted(appeal.id, account.name)), appeal_id=appeal.id, link_role="ack", now=now,
+                _text(texts.rerouted(appeal.id, account.name, self._describe_due(new_due))),
+                appeal_id=appeal.id, link_role="ack", now=now,
             )
         self.notify()
         return ActionResult(texts.TOAST_ROUTED)
 
-    def _apply_operators_choice(self, s: AsyncSession, appeal: Appeal, account: str, sender: Sender) -> None:
+    def _apply_operators_choice(self, s: AsyncSession, appeal: Appeal, account: str, sender: Sender) -> datetime | None:
         """What an operator's choice of account says about the appeal, as routing.corrections reads it
         for training: the health ministry means health; another municipality's administration means
         that municipality. The card, reports and analytics then show the corrected topic and place
-        (the "rerouted" event keeps what the classifier had; the deadline the citizen was told stays)."""
+        (the "rerouted" event keeps what the classifier had). A topic with terms of its own moves the
+        deadline: returned when it moved, for the citizen to be told."""
         label = implied_label(
             Correction(appeal.id, appeal.text or "", appeal.category, appeal.municipality, account), self.table,
             [c.code for c in self.config.categories], [m.code for m in self.config.municipalities],
         )
         if label is None:
-            return
+            return None
         category, municipality = label
         changes: dict[str, Any] = {}
+        previous_category = appeal.category
         if category != appeal.category:
             changes["category"] = [appeal.category, category]
             appeal.category = category
@@ -574,8 +577,31 @@ class AppealDesk:
             changes["municipality"] = [appeal.municipality, municipality]
             appeal.municipality = municipality
             appeal.municipality_source = "operator"
+        new_due = self._retime_for_topic(appeal, previous_category) if "category" in changes else None
+        if new_due is not None:
+            changes["due"] = new_due.isoformat()
         if changes:
             self._log_event(s, appeal, sender, "corrected", None, changes)
+        return new_due
+
+    def _retime_for_topic(self, appeal: Appeal, previous_category: str | None) -> datetime | None:
+        """The corrected topic's terms, counted from when the running term started: the citizen's clock
+        does not restart because the centre misread the topic, and an earlier deadline may already
+        have passed (the sweep then alerts at once). Returns the new running deadline if it moved."""
+        term = appeal.sla_term
+        category = appeal.category or "other"
+        if term is None or self.sla.terms(previous_category or "other") == self.sla.terms(category):
+            return None
+        before = running_due(appeal)
+        start = appeal.sla_started_at or appeal.created_at
+        if term == "first_answer":
+            appeal.first_answer_due = self.sla.due("first_answer", category, start, urgent=appeal.urgent).at
+            appeal.resolution_due = self.sla.due("resolution", category, appeal.created_at, urgent=appeal.urgent).at
+        else:
+            appeal.resolution_due = self.sla.due("resolution", category, start, urgent=appeal.urgent).at
+        self.deadlines.start_term(appeal, term, start)  # reminders and alerts follow the new deadline
+        after = running_due(appeal)
+        return after if after != before else None
 
     async def open_list(self, msg: InboundMessage) -> None:
         role = self.chat_role(msg.platform, msg.chat_id)

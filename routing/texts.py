@@ -132,8 +132,10 @@ def passed_to_other(number: int) -> str:
     return f"Обращение №{number} передаётся другому исполнителю. Мы сообщим, кому."
 
 
-def rerouted(number: int, account: str) -> str:
-    return f"Обращение №{number} передали в: {esc(account)}."
+def rerouted(number: int, account: str, new_due: str | None = None) -> str:
+    """`new_due`: the deadline, described, when the corrected topic moved it."""
+    text = f"Обращение №{number} передали в: {esc(account)}."
+    return text + f"\nНовый срок ответа: {esc(new_due)}." if new_due else text
 
 
 def answer_to_citizen(number: int, account: str, text: str) -> str:

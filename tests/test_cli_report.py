@@ -1,4 +1,5 @@
-"""`otklik report` and `otklik routing-report` only read the database: pointed at an SQLite file that is
+"""`otklik report` and `otklik routing-report` only read the database, and `otklik forget` must not
+answer «no such citizen» about a database that is not there: pointed at an SQLite file that is
 not there they stop with an error naming the path (exit 2) and create nothing; on an existing database
 they report as before (the workbook itself: tests/test_reports.py)."""
 from __future__ import annotations
@@ -16,14 +17,16 @@ CONFIG = str(ROOT / "config.yaml")
 WEEK = "2026-W47"
 
 
-@pytest.mark.parametrize("command", [["report", "--out", "w47.xlsx"], ["routing-report"]])
+@pytest.mark.parametrize("command", [["report", "--out", "w47.xlsx", "--period", WEEK, "--config", CONFIG],
+                                     ["routing-report", "--period", WEEK, "--config", CONFIG],
+                                     ["forget", "tg:1001", "--yes"]])
 def test_a_missing_sqlite_database_is_an_error_naming_it(
     command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "elsewhere" / "otklik.sqlite3"
     monkeypatch.setenv("OTKLIK_DATABASE_URL", f"sqlite+aiosqlite:///{missing}")
     monkeypatch.chdir(tmp_path)
-    assert cli_main([*command, "--period", WEEK, "--config", CONFIG]) == 2
+    assert cli_main(command) == 2
     captured = capsys.readouterr()
     [line] = captured.err.splitlines()
     assert line.startswith(f"error: no database at {missing} — ") and "OTKLIK_DATABASE_URL" in line
