@@ -1,4 +1,5 @@
-"""`otklik invite ACCOUNT`: a single-use, expiring deep link that binds a Telegram group to an account."""
+"""`otklik invite ACCOUNT`: a single-use, expiring code that binds an officials' chat to an account —
+as a deep link for a Telegram group, or (`--vk`) as the `/bind <code>` line to write in a VK chat."""
 from __future__ import annotations
 
 import argparse
@@ -18,11 +19,12 @@ def register(subparsers: Any) -> None:
     """Add `invite` to the main CLI's `parser.add_subparsers(dest="command")`."""
     invite = subparsers.add_parser(
         "invite",
-        help="print a one-time link that connects a Telegram group to an account",
+        help="print a one-time link (Telegram) or code (VK) that connects a chat to an account",
         description=(
             "Print https://t.me/<bot>?startgroup=<code>. An admin of the officials' group opens it and "
-            "adds the bot to the group; the bot then treats that group as the account's chat. The code "
-            "works once and expires (default 24h); only its hash is stored."
+            "adds the bot to the group; the bot then treats that group as the account's chat. With --vk, "
+            "print «/bind <code>» instead: written in a VK chat (беседа) the community is in, it makes "
+            "that chat the account's. The code works once and expires (default 24h); only its hash is stored."
         ),
     )
     invite.add_argument("account", help="account code from the config, e.g. adm_rybinsk")
@@ -31,6 +33,8 @@ def register(subparsers: Any) -> None:
     invite.add_argument(
         "--bot-username", help="the bot's @username for the link (default: asked of Telegram with the token)"
     )
+    invite.add_argument("--vk", action="store_true",
+                        help="for a VK chat: print the /bind line to write there instead of a Telegram link")
     invite.set_defaults(func=invite_command)
 
 
@@ -46,27 +50,30 @@ def invite_command(args: argparse.Namespace) -> int:
         print(f"--ttl: {exc}", file=sys.stderr)
         return 2
     env = Environment.from_env()
+    account = config.account(args.account)
     username = args.bot_username
-    if not username:
+    if not args.vk and not username:
         if not env.telegram_token:
-            print("pass --bot-username, or set OTKLIK_TELEGRAM_TOKEN to ask Telegram for it", file=sys.stderr)
+            print("pass --bot-username (or --vk for a VK chat), or set OTKLIK_TELEGRAM_TOKEN to ask Telegram "
+                  "for it", file=sys.stderr)
             return 2
         username = asyncio.run(_bot_username(env.telegram_token, env.telegram_api_url))
     code, expires = asyncio.run(_store(env.database_url, args.account, ttl))
-    account = config.account(args.account)
-    local = expires.astimezone(ZoneInfo(config.region.timezone))
-    print(deep_link(username, code))
-    print(
-        f"Connects a Telegram group to «{account.name}» ({account.code}). Open the link as an admin of the "
-        f"officials' group and add the bot there. Works once, until {local:%Y-%m-%d %H:%M %Z}.",
-        file=sys.stderr,
-    )
-    if account.telegram_chat is not None:
-        print(
-            f"The config names chat {account.telegram_chat} for this account: it keeps working for existing "
-            "cards, and new cards go to the group connected with this link.",
-            file=sys.stderr,
-        )
+    until = f"Works once, until {expires.astimezone(ZoneInfo(config.region.timezone)):%Y-%m-%d %H:%M %Z}."
+    if args.vk:
+        print(f"/bind {code}")
+        print(f"Connects a VK chat (беседа) to «{account.name}» ({account.code}). Add the community to the "
+              f"officials' chat, give it access to the chat's messages, and write the line above there. {until}",
+              file=sys.stderr)
+    else:
+        print(deep_link(username, code))
+        print(f"Connects a Telegram group to «{account.name}» ({account.code}). Open the link as an admin of "
+              "the officials' group and add the bot there (or, with the bot already there, write "
+              f"«/bind {code}»). {until}", file=sys.stderr)
+    configured = account.telegram_chat if account.telegram_chat is not None else account.vk_peer
+    if configured is not None:
+        print(f"The config names chat {configured} for this account: it keeps working for existing cards, "
+              "and new cards go to the chat connected with this code.", file=sys.stderr)
     return 0
 
 

@@ -75,3 +75,46 @@ def test_commands_that_create_the_database_still_do(
     assert new.is_file()
     with pytest.raises(NoDatabaseError):
         Database(f"sqlite+aiosqlite:///{tmp_path / 'other.sqlite3'}", must_exist=True)
+
+
+def test_forget_at_a_terminal_names_the_citizen_before_asking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from storage.models import Citizen
+
+    asked: list[str] = []
+    answers = iter(["no"])
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or next(answers))
+    # a database that is not there is said before any question
+    monkeypatch.setenv("OTKLIK_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'missing.sqlite3'}")
+    assert cli_main(["forget", "tg:1001"]) == 2
+    assert asked == [] and "no database at" in capsys.readouterr().err
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'otklik.sqlite3'}"
+
+    async def create() -> None:
+        db = Database(url)
+        await db.upgrade()
+        async with db.transaction() as s:
+            s.add(Citizen(platform="tg", platform_user_id="1001", chat_id="1001", display_name="Мария",
+                          created_at=datetime.now(UTC)))
+        await db.dispose()
+
+    async def names() -> list[str | None]:
+        from sqlalchemy import select
+        db = Database(url)
+        async with db.transaction() as s:
+            found = list((await s.execute(select(Citizen.display_name))).scalars())
+        await db.dispose()
+        return found
+
+    asyncio.run(create())
+    monkeypatch.setenv("OTKLIK_DATABASE_URL", url)
+    assert cli_main(["forget", "tg:999"]) == 1  # nobody to erase: not asked about
+    assert asked == [] and "no citizen tg:999" in capsys.readouterr().err
+    assert cli_main(["forget", "tg:1001"]) == 1  # answered «no»
+    assert len(asked) == 1 and "tg:1001 «Мария», 0 appeal(s)" in asked[0]
+    assert "nothing erased" in capsys.readouterr().err and asyncio.run(names()) == ["Мария"]

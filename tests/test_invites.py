@@ -190,3 +190,12 @@ def test_cli_prints_a_deep_link(tmp_path: object, monkeypatch: pytest.MonkeyPatc
     assert cli_main(["invite", "adm_rybinsk", "--config", str(SHIPPED_CONFIG), "--ttl", "soon",
                      "--bot-username", "b"]) == 2
     assert cli_main(["invite", "adm_rybinsk", "--config", str(SHIPPED_CONFIG)]) == 2  # no token, no username
+    capsys.readouterr()
+
+    # for a VK chat: the line to write there, no token or username needed
+    assert cli_main(["invite", "adm_uglichsky", "--config", str(SHIPPED_CONFIG), "--vk"]) == 0
+    printed = capsys.readouterr()
+    command, vk_code = printed.out.split()
+    assert command == "/bind" and looks_like_code(vk_code) and "VK" in printed.err
+    rows = asyncio.run(stored())
+    assert [r.account_code for r in rows if r.code_hash == code_hash(vk_code)] == ["adm_uglichsky"]

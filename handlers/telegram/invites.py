@@ -1,6 +1,6 @@
 """Binding a group to an account: `/start <code>` that Telegram sends when an admin adds the bot
-through an invite link (https://t.me/<bot>?startgroup=<code>), and what happens when the bot is
-added to a group nobody bound."""
+through an invite link (https://t.me/<bot>?startgroup=<code>), or `/bind <code>` typed there, and
+what happens when the bot is added to a group nobody bound."""
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +8,7 @@ import contextlib
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.filters import CommandObject, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
 from handlers.telegram.convert import to_inbound
@@ -22,7 +22,9 @@ def invite_router() -> Router:
     router = Router(name="telegram-invites")
     router.message.filter(F.chat.type.in_(GROUPS))
 
+    # `/bind <code>` typed by hand does the same: for a group the bot is already in (within the grace)
     @router.message(CommandStart())
+    @router.message(Command("bind"))
     async def start_in_group(message: Message, command: CommandObject, desk: AppealDesk) -> None:
         code = (command.args or "").strip()
         if not code:

@@ -1,7 +1,12 @@
 """Account, triage and supervisors' chats (беседы) on VK.
 
 Unlike Telegram, nobody is asked about membership: VK delivers a chat's messages and button presses
-only from its participants, and keeps no anonymous senders (a community posting in a chat is refused)."""
+only from its participants, and keeps no anonymous senders (a community posting in a chat is refused).
+
+A chat becomes an account's chat either by its peer id in the config (`accounts[].vk_peer`) or by an
+invite code (`otklik invite ACCOUNT --vk`): someone in the chat writes `/bind <code>`. VK has no deep
+links into chats, so the code is typed; a refused code is explained, and the community stays (an
+admin who mistyped the code just writes it again)."""
 from __future__ import annotations
 
 import logging
@@ -16,6 +21,7 @@ if TYPE_CHECKING:
     from bot.supervision import SupervisorDesk
 
 log = logging.getLogger(__name__)
+BIND_COMMANDS = ("bind", "start")  # `/start <code>` too: what a Telegram admin would type out of habit
 _unknown_chats_told: set[str] = set()
 
 
@@ -26,11 +32,17 @@ async def on_message(
         # the supervisors' charts; SupervisorDesk itself refuses them outside the supervisors' chat
         await supervision.command(inbound, command)
         return
+    if command in BIND_COMMANDS:
+        code = invite_code_of(inbound.text)
+        if code is not None:
+            await desk.invites.bind(inbound, code, leave_if_refused=False)
+            return
     if desk.chat_role(PLATFORM, inbound.chat_id).kind == "unknown":
         if inbound.chat_id not in _unknown_chats_told:
             # how an admin learns a new chat's peer id for accounts[].vk_peer; once per chat, not per message
             _unknown_chats_told.add(inbound.chat_id)
-            log.warning("VK chat %s is not in the config (vk_peer); the bot ignores it", inbound.chat_id)
+            log.warning("VK chat %s is not in the config (vk_peer) nor bound by an invite (/bind <code>); "
+                        "the bot ignores it", inbound.chat_id)
         return
     if command == "open":
         await desk.open_list(inbound)
@@ -42,6 +54,12 @@ async def on_message(
             await desk.refuse(inbound, texts.ANSWER_REFUSED_ANONYMOUS)
             return
         await desk.staff_message(inbound)
+
+
+def invite_code_of(text: str) -> str | None:
+    """The code in "/bind <code>" (the command's first argument), None when there is none."""
+    words = text.split()
+    return words[1][:64] if len(words) >= 2 else None
 
 
 async def on_press(desk: AppealDesk, action: InboundAction) -> str | None:

@@ -151,3 +151,15 @@ async def test_the_link_then_start_in_two_steps_binds(stand: Stand) -> None:
     assert stand.app is not None
     stand.app.desk.invites.join_grace = 0.1
     assert not left(stand, GROUP)
+
+
+async def test_bind_typed_in_a_group_the_bot_was_added_to_by_hand_binds(stand: Stand) -> None:
+    """Added without the link (while a code is open, so the bot waits), an admin types the code."""
+    code = await invite(stand)
+    stand.tg.add_bot_to_group(GROUP, ADMIN)
+    await stand.idle()
+    stand.tg.user_sends(GROUP, ADMIN, "/bind")  # no code: nothing to answer
+    stand.tg.user_sends(GROUP, ADMIN, f"/bind@{stand.tg.bot_username} {code}")
+    await stand.wait(GROUP, "подключён")
+    assert stand.app is not None and stand.app.desk.chat_role("tg", str(GROUP)).kind == "account"
+    assert len(stand.tg.bot_messages(GROUP)) == 1 and not left(stand, GROUP)
