@@ -6,7 +6,8 @@ optional context value (what the bot already knows besides the text, e.g. a city
 together with context x lemma crosses, so a word can point to different bodies in different contexts.
 Labels that name their context («Администрация Фрунзенского района» with district «Фрунзенский»)
 are learnt as one role across contexts, and the context picks the body. A linear SVM gives the
-scores; a softmax with a temperature fitted on held-out scores turns them into probabilities.
+scores; a softmax with a temperature fitted on held-out scores turns them into probabilities
+(near-duplicate texts are kept on one side of that split, so copies do not pass for skill).
 
 Training uses scikit-learn; prediction needs only numpy and pymorphy3, and the saved model is a
 pickle-free .npz file, so loading a model takes a fraction of a second and cannot run code.
@@ -202,6 +203,62 @@ def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp((lo + hi) / 2))
 
 
+NEAR_DUPLICATE_LEMMAS = 8  # distinct lemmas from the start of a text that make its near-duplicate key
+
+
+def near_duplicate_key(lemmas: str, size: int = NEAR_DUPLICATE_LEMMAS) -> str:
+    """What near-duplicates share: the set of the first `size` distinct word lemmas of the text.
+
+    `lemmas` is the text's lemmas joined by spaces (as `TopicModel._prepare` gives them): case, ё,
+    Latin look-alikes, abbreviations and word forms are folded already. Numbers (house, flat, date)
+    and one-letter tokens are dropped, the order of the words does not count, and a changed tail
+    (a signature, an added sentence) past the first `size` lemmas does not either.
+    """
+    seen: dict[str, None] = {}
+    for lemma in lemmas.split():
+        if len(lemma) < 2 or lemma.isdigit():
+            continue
+        seen[lemma] = None
+        if len(seen) >= size:
+            break
+    return " ".join(sorted(seen))
+
+
+def near_duplicate_groups(lemmas: Sequence[str]) -> np.ndarray:
+    """A group id per text: texts with the same `near_duplicate_key` share one (ids in order of appearance)."""
+    import numpy as np
+
+    ids: dict[str, int] = {}
+    return np.fromiter((ids.setdefault(near_duplicate_key(text), len(ids)) for text in lemmas),
+                       dtype=np.int64, count=len(lemmas))
+
+
+def _grouped_split(n: int, held_out: int, groups: np.ndarray | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(held-out rows, fitted rows): about `held_out` rows, whole groups on one side (seeded, deterministic).
+
+    Groups are taken in a seeded random order; one that would overshoot `held_out` is passed over,
+    so the held-out part never holds more rows than asked and big groups do not skew its size.
+    Without groups every row is its own group: the plain seeded random split.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        order = rng.permutation(n)
+        return np.sort(order[:held_out]), np.sort(order[held_out:])
+    _, group_of, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    take = np.zeros(len(sizes), dtype=bool)
+    room = held_out
+    for g in rng.permutation(len(sizes)):
+        if sizes[g] <= room:
+            take[g] = True
+            room -= sizes[g]
+            if room == 0:
+                break
+    held = take[group_of.ravel()]
+    return np.flatnonzero(held), np.flatnonzero(~held)
+
+
 class _Block:
     """One TF-IDF block at prediction time, without scikit-learn: the same n-grams, sublinear tf,
     idf and l2 norm as the TfidfVectorizer it was exported from (tests compare them)."""
@@ -337,7 +394,9 @@ class TopicModel:
     def _context_key(value: str | None) -> str:
         return fold_text(value or "").strip()
 
-    def _training_matrix(self, texts: Sequence[str], contexts: Sequence[str | None] | None) -> csr_matrix:
+    def _training_matrix(self, texts: Sequence[str], contexts: Sequence[str | None] | None,
+                         prepared: tuple[list[str], list[str]] | None = None) -> csr_matrix:
+        """The training features; `prepared` is `_prepare(texts)` when the caller already has it."""
         import numpy as np
         from scipy.sparse import csr_matrix, hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -347,7 +406,7 @@ class TopicModel:
                                max_features=s.max_char_features, sublinear_tf=True, dtype=np.float32)
         word = TfidfVectorizer(analyzer="word", token_pattern=r"\S+", ngram_range=s.word_ngrams,
                                min_df=s.min_df, sublinear_tf=True, dtype=np.float32)
-        folded, lemmas = self._prepare(texts)
+        folded, lemmas = prepared if prepared is not None else self._prepare(texts)
         blocks = [char.fit_transform(folded), word.fit_transform(lemmas)]
         self._cross_keys = None
         self._blocks = [_Block.from_vectorizer(char), _Block.from_vectorizer(word)]
@@ -412,8 +471,9 @@ class TopicModel:
         self._label_maps = {}
         index = {t: i for i, t in enumerate(self._targets)}
         y = np.array([index[t] for t in target_of])
-        x = self._training_matrix(texts, contexts)
-        self.temperature = self._calibrate(x, y)
+        prepared = self._prepare(texts)
+        x = self._training_matrix(texts, contexts, prepared)
+        self.temperature = self._calibrate(x, y, near_duplicate_groups(prepared[1]))
         svm = self._new_svm().fit(x, y)
         weights = np.zeros((x.shape[1], len(self._targets)), dtype=np.float32)
         intercept = np.zeros(len(self._targets), dtype=np.float32)
@@ -437,11 +497,14 @@ class TopicModel:
         }
         return self
 
-    def _calibrate(self, x: csr_matrix, y: np.ndarray) -> float:
+    def _calibrate(self, x: csr_matrix, y: np.ndarray, groups: np.ndarray | None = None) -> float:
         """Fit the softmax temperature on held-out SVM scores (honest, not training-set scores).
 
         One extra fit on a random part of the rows, scored on the rest: a single temperature needs
         far fewer rows than the SVM, and this keeps training on 30k rows well under a minute.
+        `groups` (one id per row, see `near_duplicate_groups`) keeps near-duplicates together: a
+        held-out text whose copy (another house number, the same complaint pasted again) was in the
+        fitted part is scored as if learnt by heart, and the temperature comes out too sharp.
         """
         import numpy as np
 
@@ -449,15 +512,15 @@ class TopicModel:
         held_out = int(n * self.settings.calibration_share)
         if held_out < 20 or len(np.unique(y)) < 2:
             return 1.0
-        order = np.random.default_rng(0).permutation(n)
-        test_idx, train_idx = order[:held_out], order[held_out:]
-        if len(np.unique(y[train_idx])) < 2:
+        test_idx, train_idx = _grouped_split(n, held_out, groups)
+        # A few big groups can leave a part too small or with one label: no honest temperature then.
+        if len(test_idx) < 20 or len(np.unique(y[test_idx])) < 2 or len(np.unique(y[train_idx])) < 2:
             return 1.0
         svm = self._new_svm().fit(x[train_idx], y[train_idx])
         raw = np.asarray(x[test_idx] @ svm.coef_.T + svm.intercept_)
         if raw.shape[1] == 1:
             raw = np.hstack([-raw, raw]) / 2
-        scores = np.full((held_out, len(self._targets)), -10.0)
+        scores = np.full((len(test_idx), len(self._targets)), -10.0)
         scores[:, svm.classes_] = raw
         return _fit_temperature(scores, y[test_idx])
 
