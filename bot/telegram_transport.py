@@ -44,7 +44,8 @@ def visible_length(html: str) -> int:
 
 
 def utf16_length(text: str) -> int:
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    """Length as Telegram counts it: UTF-16 code units (an emoji beyond the BMP counts two)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def strip_html(html: str) -> str:

@@ -18,6 +18,7 @@
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -264,6 +265,7 @@ class PlaceKey:
     house: str | None
 
 
+@functools.lru_cache(maxsize=1024)  # an open appeal's text is compared with every new one nearby
 def place_key(text: str) -> PlaceKey | None:
     """The street (and house) an appeal's text names, folded so that grammatical cases meet."""
     folded = text.lower().replace("ё", "е")
@@ -303,9 +305,11 @@ async def find_duplicate_lead(s: AsyncSession, appeal: Appeal, settings: Duplica
     if not settings.enabled or appeal.category is None or appeal.municipality is None or not appeal.account_code:
         return None
     since = appeal.created_at - timedelta(hours=settings.window_hours)
+    # only the columns the comparison needs: this runs for every new appeal, and loading up to 50
+    # whole appeals (with their datetimes) each time was the largest share of registering one
     candidates = (
         await s.execute(
-            select(Appeal)
+            select(Appeal.id, Appeal.latitude, Appeal.longitude, Appeal.text)
             .where(
                 Appeal.municipality == appeal.municipality, Appeal.category == appeal.category,
                 Appeal.created_at >= since, Appeal.id != appeal.id, Appeal.account_code == appeal.account_code,
@@ -314,10 +318,12 @@ async def find_duplicate_lead(s: AsyncSession, appeal: Appeal, settings: Duplica
             .order_by(Appeal.id)
             .limit(50)
         )
-    ).scalars().all()
-    for lead in candidates:
-        if close_places(_point(appeal), appeal.text, _point(lead), lead.text, settings.radius_m):
-            return lead
+    ).all()
+    point = _point(appeal)
+    for lead_id, lat, lon, text in candidates:
+        lead_point = None if lat is None or lon is None else (lat, lon)
+        if close_places(point, appeal.text, lead_point, text, settings.radius_m):
+            return await s.get(Appeal, lead_id)
     return None
 
 
