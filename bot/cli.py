@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from bot.config import ConfigError, Environment, load_config
 from storage.db import NoDatabaseError
@@ -50,7 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                         vk_token=env.vk_token, vk_api_url=env.vk_api_url)
         await app.start()
         try:
-            await app.wait()
+            await _until_stopped(app.wait())
         finally:
             await app.stop()
 
@@ -59,6 +60,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+async def _until_stopped(work: Any) -> None:
+    """Run `work` until it ends or SIGTERM/SIGINT comes (systemd, Docker and Ctrl+C stop a service
+    with them): the caller's `finally` then stops the bot in order — the batch in hand is finished,
+    sends in flight complete and their claims are released — instead of the process vanishing."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            pass
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()
+        else:
+            logging.getLogger("otklik").info("stop signal received; stopping")
+    finally:
+        for pending in (task, stopper):
+            pending.cancel()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -124,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply migrations (also done at every start)")
     upgrade.set_defaults(func=cmd_db_upgrade)
+    from bot import cli_db, cli_status
+
+    cli_db.register(db_sub)
+    cli_status.register(sub)
 
     from bot import cli_report, cli_sla
 

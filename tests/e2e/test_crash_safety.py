@@ -209,3 +209,28 @@ async def test_kill_minus_nine_at_random_moments_loses_nothing(
 
 def stand_bodies(tg: TelegramStandin, chat: int) -> list[str]:
     return [body(m) + ("[photo]" if m.get("photo") else "") for m in tg.bot_messages(chat)]
+
+
+async def test_sigterm_stops_the_bot_in_order(standin: TelegramStandin, database_url: str, tmp_path: Path) -> None:
+    """systemd and Docker stop a service with SIGTERM: the bot stops as on Ctrl+C (exit 0, nothing
+    left claimed), not as a killed process, and the next start goes on where it stopped."""
+    bot = BotProcess(write_config(tmp_path), standin, database_url, tmp_path / "bot.log")
+    citizen = CITIZENS[0]
+    await bot.start()
+    try:
+        standin.user_sends(citizen, citizen, "В Рыбинске яма на дороге, улица Ленина, дом 7")
+        await standin.wait_for(lambda: any("принято" in body(m) for m in standin.bot_messages(citizen)), timeout=30)
+        assert bot.proc is not None
+        bot.proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(bot.proc.wait(), timeout=20)
+    finally:
+        await bot.stop()
+    assert code == 0, (tmp_path / "bot.log").read_text(errors="replace")[-3000:]
+    assert await query(database_url, "select id from outbox where status = 'sending'") == []
+    # started again, it answers the next message
+    await bot.start()
+    try:
+        standin.user_sends(citizen, citizen, "/my")
+        await standin.wait_for(lambda: any("№1" in body(m) for m in standin.bot_messages(citizen)[1:]), timeout=30)
+    finally:
+        await bot.stop()
