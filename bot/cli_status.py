@@ -320,7 +320,10 @@ def _judge(
             ))
         if outbox["failed_24h"]:
             latest = outbox["latest_failure"]
-            detail = f" (latest: #{latest['id']} {latest['purpose']}: {latest['error']})" if latest else ""
+            detail = ""
+            if latest:
+                why = f": {latest['error']}" if latest["error"] else ""
+                detail = f" (latest: #{latest['id']} {latest['purpose']}{why})"
             warnings.append(_item(
                 "outbox_failed",
                 f"{_plural(outbox['failed_24h'], 'outbox message')} failed in the last 24 h{detail}",
