@@ -29,7 +29,9 @@ async def limited_stand(config: OtklikConfig, database_url: str) -> AsyncIterato
         telegram=PlatformLimits(
             private_chat=[Window(limit=3, seconds=slack * 3 / SCALE)],
             group_chat=[Window(limit=3, seconds=slack * 3 / SCALE), Window(limit=20, seconds=slack * 60 / SCALE)],
-            overall=[Window(limit=30, seconds=1.2)],  # the overall window stays real: 30 a second
+            # the overall window is real (30 a second); the bot keeps it 1.5 s: a CI run once saw
+            # sends granted 1.2 s apart arrive within 1.0 s after a pause of the loop
+            overall=[Window(limit=30, seconds=slack * 1.0)],
         ),
         margin_seconds=0,
     )
