@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from bot.config import Environment
-from storage.db import NoDatabaseError
+from storage.db import NoDatabaseError, sqlite_file
 
 COUNTED = ("appeals", "citizens", "appeal_messages", "outbox")
 
@@ -40,16 +40,6 @@ def register(db_subparsers: Any) -> None:
     backup.set_defaults(func=backup_command)
 
 
-def sqlite_path(database_url: str) -> Path | None:
-    """The database file of an SQLite URL; None for other databases and for in-memory SQLite."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        return None
-    if not url.database or url.database == ":memory:" or url.query.get("uri"):
-        return None
-    return Path(url.database)
-
-
 def backup_command(args: argparse.Namespace) -> int:
     database_url = Environment.from_env().database_url
     backend = make_url(database_url).get_backend_name()
@@ -57,7 +47,7 @@ def backup_command(args: argparse.Namespace) -> int:
         print(f"error: the database is {backend}, not SQLite: back it up with its own tools "
               "(for PostgreSQL: pg_dump -Fc …)", file=sys.stderr)
         return 2
-    source = sqlite_path(database_url)
+    source = sqlite_file(database_url)
     if source is None:
         print("error: an in-memory or URI SQLite database has no file to copy", file=sys.stderr)
         return 2

@@ -187,7 +187,7 @@ def _read_schema_state(connection: Any) -> dict[str, Any]:
 async def _appeals(s: Any, now: datetime) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    from routing.deadlines import _running_due_sql
+    from routing.deadlines import running_due_sql
     from routing.lifecycle import OPEN, Status
     from storage.models import Appeal
 
@@ -198,7 +198,7 @@ async def _appeals(s: Any, now: datetime) -> dict[str, Any]:
     # term (first answer, or resolution after an intermediate answer) is past its due time
     overdue = {str(k): int(v) for k, v in (await s.execute(
         select(Appeal.sla_term, func.count())
-        .where(Appeal.sla_term.is_not(None), Appeal.status.in_([st.value for st in OPEN]), _running_due_sql() < now)
+        .where(Appeal.sla_term.is_not(None), Appeal.status.in_([st.value for st in OPEN]), running_due_sql() < now)
         .group_by(Appeal.sla_term)
     )).all()}
     created = await s.scalar(select(func.count()).select_from(Appeal).where(Appeal.created_at > now - DAY))

@@ -154,7 +154,7 @@ def due_query(now: datetime, limit: int) -> Select[tuple[Appeal]]:
     return select(Appeal).where(Appeal.next_alert_at <= now).order_by(Appeal.next_alert_at, Appeal.id).limit(limit)
 
 
-def _running_due_sql() -> Any:
+def running_due_sql() -> Any:
     return case(
         (Appeal.sla_term == "resolution", Appeal.resolution_due),
         (Appeal.sla_term == "first_answer", Appeal.first_answer_due),
@@ -391,7 +391,7 @@ class DeadlineWatch:
     # --- /overdue -------------------------------------------------------------------------------
 
     async def overdue_appeals(self, s: AsyncSession, now: datetime, account: str | None = None) -> list[Appeal]:
-        due = _running_due_sql()
+        due = running_due_sql()
         query = select(Appeal).where(
             Appeal.sla_term.is_not(None), Appeal.status.in_([st.value for st in OPEN]), due < now
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,15 @@ class NoDatabaseError(Exception):
         self.path = path
 
 
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of an SQLite URL; None for other databases, in-memory SQLite, and a `file:` URI
+    (?uri=true), which is SQLite's to interpret rather than a plain path."""
+    url = make_url(url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:" or url.query.get("uri"):
+        return None
+    return Path(url.database)
+
+
 class Database:
     def __init__(
         self, url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, must_exist: bool = False
@@ -75,8 +84,8 @@ class Database:
         if self.is_sqlite:
             database = self.url.database
             if database and database != ":memory:":
-                # a `file:` URI (?uri=true) is SQLite's to interpret, not a plain path
-                if must_exist and not self.url.query.get("uri") and not Path(database).is_file():
+                file = sqlite_file(self.url)
+                if must_exist and file is not None and not file.is_file():
                     raise NoDatabaseError(database)
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
         else:
