@@ -9,6 +9,8 @@ one message at a time), load time and size on disk.
     python benchmarks/routing_accuracy.py ../shared/data/spb_appeals_train.csv --label-column category
     python benchmarks/routing_accuracy.py ../shared/data/spb_appeals_train.csv \
         --label-column executor_org --context-column district
+    python benchmarks/routing_accuracy.py ../shared/data/spb_appeals_train.csv \
+        --label-column category --detail-column city_object [--seed a]
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--label-column", default="category")
     parser.add_argument("--context-column", default=None)
+    parser.add_argument("--detail-column", action="append", default=[],
+                        help="a finer column to learn sub-groups from (repeatable; training only)")
     parser.add_argument("--id-column", default="id", help="split key (row number if the column is absent)")
     parser.add_argument("--test-share", type=float, default=0.2)
     parser.add_argument("--seed", default="otklik", help="changes the split")
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        table = read_table(args.data, [args.text_column, args.label_column, args.context_column])
+        table = read_table(args.data, [args.text_column, args.label_column, args.context_column, *args.detail_column])
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -55,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     test = [r for key, r in keyed if _is_test(key, args.test_share, args.seed)]
     train = [r for key, r in keyed if not _is_test(key, args.test_share, args.seed)]
     print(f"{args.data}: {len(rows)} labelled rows -> train {len(train)}, test {len(test)}; "
-          f"label {args.label_column!r}, context {args.context_column!r}")
+          f"label {args.label_column!r}, context {args.context_column!r}, details {args.detail_column}")
 
     train_table = type(table)(table.columns, train)
-    model, report = train_from_table(train_table, args.text_column, args.label_column, args.context_column)
+    model, report = train_from_table(train_table, args.text_column, args.label_column, args.context_column,
+                                     detail_columns=args.detail_column)
     print(f"training: {report.seconds:.1f} s ({report.classes} labels)")
 
     texts = [r[args.text_column] for r in test]

@@ -1,6 +1,7 @@
 """`otklik train` and `otklik predict`: a router learned from a region's own exported history.
 
     otklik train --data FILE.csv --text-column COL --label-column COL [--context-column COL] --out DIR
+                 [--detail-column COL …]   # finer columns of the export to learn sub-groups from
     otklik train [--out DIR]          # no --data: the default model from the shipped seed examples
     otklik train [--data …] --include-corrections --out DIR   # plus the operators' corrections
     otklik predict --model DIR --data FILE.csv --text-column COL [--context-column COL] --out PRED.csv
@@ -43,6 +44,10 @@ def register(subparsers: Any) -> None:
     train.add_argument("--text-column", default="text", help="column with the citizen's text (default: text)")
     train.add_argument("--label-column", help="column with what to predict (category, executor …)")
     train.add_argument("--context-column", help="column the bot knows besides the text, e.g. district")
+    train.add_argument("--detail-column", action="append", default=[], metavar="COL",
+                       help="a finer column of the export that live messages lack (a sub-topic, what the problem "
+                            "is about): the model learns each label's frequent sub-groups from it and still "
+                            "answers with the label; repeatable")
     train.add_argument("--out", help="folder to write the model to (without --data: default is the bot's cache)")
     train.add_argument("--include-corrections", action="store_true",
                        help="add the operators' choices in the triage chat, from the bot's database "
@@ -114,8 +119,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.include_corrections:
         return _train_with_corrections(args)
     if args.data is None:
-        if args.label_column or args.context_column:
-            return _fail("--label-column/--context-column need --data (the CSV to learn from)")
+        if args.label_column or args.context_column or args.detail_column:
+            return _fail("--label-column/--context-column/--detail-column need --data (the CSV to learn from)")
         started = time.perf_counter()
         if args.out:
             model = train_default_model()
@@ -136,7 +141,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.out:
         return _fail("--out is required with --data (the folder to write the model to)")
     try:
-        report = train_csv(args.data, args.text_column, args.label_column, args.out, args.context_column)
+        report = train_csv(args.data, args.text_column, args.label_column, args.out, args.context_column,
+                           detail_columns=args.detail_column)
     except DataError as exc:
         return _fail(str(exc))
     except OSError as exc:
@@ -162,18 +168,20 @@ def _train_with_corrections(args: argparse.Namespace) -> int:
                      "folder in config.yaml as classifier.model_path")
     if args.data is not None and not args.label_column:
         return _fail("--label-column is required with --data")
-    if args.data is None and (args.label_column or args.context_column):
-        return _fail("--label-column/--context-column need --data (the CSV to learn from)")
+    if args.data is None and (args.label_column or args.context_column or args.detail_column):
+        return _fail("--label-column/--context-column/--detail-column need --data (the CSV to learn from)")
     try:
         examples, place_names, account_names = _correction_examples(args)
         if args.data is None:
             table, text_column, label_column, context_column = seed_table(), "text", "category", None
         else:
-            table = read_table(args.data, [args.text_column, args.label_column, args.context_column])
+            table = read_table(args.data, [args.text_column, args.label_column, args.context_column,
+                                           *args.detail_column])
             text_column, label_column, context_column = args.text_column, args.label_column, args.context_column
         added = add_corrections(table, examples, text_column, label_column, context_column, place_names,
                                 account_names)
-        model, report = train_from_table(table, text_column, label_column, context_column)
+        model, report = train_from_table(table, text_column, label_column, context_column,
+                                         detail_columns=args.detail_column)
     except _Refused as exc:
         return _fail(str(exc))
     except DataError as exc:

@@ -36,6 +36,11 @@ PARSE_CACHE_SIZE = 10_000  # recent words whose pymorphy3 parses are kept (~1.6 
 WORD_CACHE_SIZE = 100_000  # words whose char n-gram ids a loaded model keeps (~350 bytes each, ≤ 35 MB)
 META_FILE = "model.json"
 FORMAT_VERSION = 2
+# A model that learnt detail sub-groups (`fit(details=…)`) is written as format 3: a reader that only
+# knows format 2 would answer with a sub-group's name, so it must refuse the file instead.
+DETAIL_FORMAT_VERSION = 3
+READABLE_FORMATS = (FORMAT_VERSION, DETAIL_FORMAT_VERSION)
+DETAIL_SEPARATOR = " \u2192 "  # label → detail, in the name of a sub-group target
 
 # Latin letters that look like Cyrillic ones: people (and phone keyboards) mix them in words.
 _LOOKALIKES = str.maketrans({"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у",
@@ -158,6 +163,9 @@ class TopicModelSettings:
     # in at least this many rows of that context; 0 turns the crosses off.
     context_cross_min_df: int = 2
     calibration_share: float = 0.25  # rows held out once to fit the probability temperature
+    # With details (a finer column of the export, e.g. a sub-topic): a (label, detail) pair seen in
+    # at least this many rows is learnt as a group of its own; the rest stay with the plain label.
+    detail_min_rows: int = 50
     class_weight: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -176,14 +184,19 @@ def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
-    """Temperature that minimises the log-loss of softmax(scores / T) on out-of-fold scores."""
+def _fit_temperature(scores: np.ndarray, y: np.ndarray, merge: np.ndarray | None = None) -> float:
+    """Temperature that minimises the log-loss of softmax(scores / T) on out-of-fold scores.
+
+    `merge` (targets x groups, 0/1) sums the targets' probabilities into groups first, `y` then
+    being group ids: with sub-group targets the loss that counts is the one of the labels.
+    """
     import numpy as np
 
     rows = np.arange(len(y))
 
     def nll(t: float) -> float:
-        p = _softmax(scores, t)[rows, y]
+        proba = _softmax(scores, t)
+        p = (proba @ merge)[rows, y] if merge is not None else proba[rows, y]
         return float(-np.log(np.clip(p, 1e-12, 1.0)).mean())
 
     # Golden-section search on log T: the loss is smooth and unimodal in practice.
@@ -373,7 +386,8 @@ class TopicModel:
         self.metadata: dict[str, Any] = {}
         self._contexts: dict[str, int] = {}  # context key -> its one-hot column
         self._cross_keys: Any = None  # sorted int64 keys context column * word terms + word term id
-        self._targets: list[str] = []  # what the SVM predicts: labels, or roles for context-bound labels
+        self._targets: list[str] = []  # what the SVM predicts: labels, roles for context-bound labels, sub-groups
+        self._target_base: dict[str, str] = {}  # sub-group target -> the label or role it belongs to
         self._role_labels: dict[str, dict[str, str]] = {}  # role -> context key -> label ("" = fallback)
         self._blocks: list[_Block] = []  # [char, word]
         self._weights: Any = None  # (features, targets) float32: the SVM's coef_ transposed
@@ -452,22 +466,30 @@ class TopicModel:
 
     # ---- training -------------------------------------------------------------------------
     def fit(self, texts: Sequence[str], labels: Sequence[str],
-            contexts: Sequence[str | None] | None = None) -> TopicModel:
+            contexts: Sequence[str | None] | None = None, details: Sequence[str | None] | None = None) -> TopicModel:
+        """Learn labels from texts (+ contexts). `details` is an optional finer column the training data
+        has and live messages do not (the sub-topic under a category, what the problem is about under
+        an executor): a label's frequent (label, detail) pairs are learnt as sub-groups, one linear
+        boundary each instead of one for a label that covers very different complaints, and their
+        probabilities are summed back into the label. The model still answers with labels only."""
         import numpy as np
 
         if len(texts) != len(labels):
             raise ValueError("texts and labels differ in length")
         if contexts is not None and len(contexts) != len(texts):
             raise ValueError("texts and contexts differ in length")
+        if details is not None and len(details) != len(texts):
+            raise ValueError("texts and details differ in length")
         if len(set(labels)) < 2:
             raise ValueError("need at least two different labels to train")
         started = time.perf_counter()
         self.uses_context = contexts is not None
         self.classes = sorted(set(labels))
         roles = fold_context_bound_labels(labels, contexts) if contexts is not None else {}
-        target_of = [roles.get(label, label) for label in labels]
+        base_of = [roles.get(label, label) for label in labels]
+        self._role_labels = _role_table(labels, base_of, contexts, roles)
+        target_of, self._target_base = _detail_targets(base_of, details, self.settings.detail_min_rows)
         self._targets = sorted(set(target_of))
-        self._role_labels = _role_table(labels, target_of, contexts, roles)
         self._label_maps = {}
         index = {t: i for i, t in enumerate(self._targets)}
         y = np.array([index[t] for t in target_of])
@@ -491,6 +513,7 @@ class TopicModel:
             "classes": self.classes,
             "uses_context": self.uses_context,
             "context_roles": sorted(set(roles.values())),
+            "detail_groups": len(self._target_base),
             "temperature": self.temperature,
             "training_seconds": round(time.perf_counter() - started, 2),
             "settings": asdict(self.settings),
@@ -522,7 +545,14 @@ class TopicModel:
             raw = np.hstack([-raw, raw]) / 2
         scores = np.full((len(test_idx), len(self._targets)), -10.0)
         scores[:, svm.classes_] = raw
-        return _fit_temperature(scores, y[test_idx])
+        if not self._target_base:
+            return _fit_temperature(scores, y[test_idx])
+        bases = sorted({self._target_base.get(t, t) for t in self._targets})
+        base_index = {b: i for i, b in enumerate(bases)}
+        base_of_target = np.array([base_index[self._target_base.get(t, t)] for t in self._targets])
+        merge = np.zeros((len(self._targets), len(bases)))
+        merge[np.arange(len(self._targets)), base_of_target] = 1.0
+        return _fit_temperature(scores, base_of_target[y[test_idx]], merge)
 
     # ---- prediction (numpy only) ----------------------------------------------------------
     def _scores(self, texts: Sequence[str], contexts: Sequence[str | None] | None) -> np.ndarray:
@@ -630,6 +660,7 @@ class TopicModel:
         return cached
 
     def _label_for(self, target: str, context_key: str) -> str:
+        target = self._target_base.get(target, target)
         table = self._role_labels.get(target)
         if table is None:
             return target
@@ -642,7 +673,7 @@ class TopicModel:
         if not self.trained:
             raise RuntimeError("the topic model is not trained")
         target_proba = _softmax(self._scores(texts, contexts).astype(np.float64), self.temperature)
-        if not self._role_labels:
+        if not self._role_labels and not self._target_base:
             return target_proba  # targets are the classes themselves, in the same order
         keys = [self._context_key(c) for c in contexts] if contexts is not None else [""] * len(texts)
         columns = np.stack([self._label_map(k) for k in keys])
@@ -671,7 +702,8 @@ class TopicModel:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         state = {
-            "format": FORMAT_VERSION, "settings": asdict(self.settings), "classes": self.classes,
+            "format": DETAIL_FORMAT_VERSION if self._target_base else FORMAT_VERSION,
+            "target_base": self._target_base, "settings": asdict(self.settings), "classes": self.classes,
             "uses_context": self.uses_context, "temperature": self.temperature, "contexts": self._contexts,
             "targets": self._targets, "role_labels": self._role_labels, "metadata": self.metadata,
             "blocks": [{"analyzer": b.analyzer, "ngram_range": list(b.ngram_range), "terms": b.terms_list}
@@ -700,9 +732,9 @@ class TopicModel:
                 cross_keys = data["cross_keys"] if "cross_keys" in data.files else None
         except (OSError, ValueError, KeyError) as exc:
             raise ValueError(f"{model_file}: not a topic model file ({exc})") from None
-        if state.get("format") != FORMAT_VERSION:
+        if state.get("format") not in READABLE_FORMATS:
             raise ValueError(f"{model_file}: model format {state.get('format')}, this version reads "
-                             f"{FORMAT_VERSION}; retrain it with `otklik train`")
+                             f"{' and '.join(map(str, READABLE_FORMATS))}; retrain it with `otklik train`")
         settings = dict(state["settings"])
         known = set(TopicModelSettings.__dataclass_fields__)
         model = cls(TopicModelSettings(**{k: v for k, v in settings.items() if k in known}))
@@ -712,6 +744,7 @@ class TopicModel:
         model._contexts = state["contexts"]
         model._targets = state["targets"]
         model._role_labels = state["role_labels"]
+        model._target_base = state.get("target_base", {})
         model.metadata = state.get("metadata", {})
         model._blocks = [_Block(b["analyzer"], b["ngram_range"], b["terms"], idf)
                          for b, idf in zip(state["blocks"], idfs, strict=True)]
@@ -809,6 +842,32 @@ def _role_table(labels: Sequence[str], targets: Sequence[str], contexts: Sequenc
             counts[target][TopicModel._context_key(ctx)][label] += 1
             counts[target][""][label] += 1
     return {role: {key: c.most_common(1)[0][0] for key, c in per_ctx.items()} for role, per_ctx in counts.items()}
+
+
+def _detail_targets(base_of: Sequence[str], details: Sequence[str | None] | None,
+                    min_rows: int) -> tuple[list[str], dict[str, str]]:
+    """(the target of each row, sub-group target -> its base): frequent (base, detail) pairs become sub-groups.
+
+    A base with fewer than two frequent pairs keeps its own name: a single group learns nothing new.
+    Rows with an empty or rare detail stay with the base target, the base's remaining group.
+    """
+    if details is None:
+        return list(base_of), {}
+    keys = [(base, (detail or "").strip()) for base, detail in zip(base_of, details, strict=True)]
+    pairs = Counter(k for k in keys if k[1])
+    groups = Counter(base for (base, _), n in pairs.items() if n >= min_rows)
+    taken = set(base_of)  # a sub-group's name must not be some label's own
+    kept = {k for k, n in pairs.items() if n >= min_rows and groups[k[0]] > 1
+            and f"{k[0]}{DETAIL_SEPARATOR}{k[1]}" not in taken}
+    target_of, target_base = [], {}
+    for key in keys:
+        if key in kept:
+            name = f"{key[0]}{DETAIL_SEPARATOR}{key[1]}"
+            target_base[name] = key[0]
+            target_of.append(name)
+        else:
+            target_of.append(key[0])
+    return target_of, target_base
 
 
 def train_topic_model(texts: Iterable[str], labels: Iterable[str], contexts: Iterable[str | None] | None = None,

@@ -91,9 +91,15 @@ def read_table(path: str | Path, required: Sequence[str | None]) -> Table:
 
 
 def train_from_table(table: Table, text_column: str, label_column: str, context_column: str | None = None,
-                     settings: TopicModelSettings | None = None) -> tuple[TopicModel, TrainReport]:
-    """Rows with an empty text or label are skipped (an export's unanswered appeals teach nothing)."""
-    texts, labels, contexts = [], [], []
+                     settings: TopicModelSettings | None = None,
+                     detail_columns: Sequence[str] = ()) -> tuple[TopicModel, TrainReport]:
+    """Rows with an empty text or label are skipped (an export's unanswered appeals teach nothing).
+
+    `detail_columns`: finer columns of the export that live messages do not have (a sub-topic, what
+    the problem is about); the model learns each label's frequent sub-groups from them (see
+    `TopicModel.fit`) and still answers with labels. Joined when there are several.
+    """
+    texts, labels, contexts, details = [], [], [], []
     skipped = 0
     for row in table.rows:
         text, label = row.get(text_column, "").strip(), row.get(label_column, "").strip()
@@ -103,22 +109,29 @@ def train_from_table(table: Table, text_column: str, label_column: str, context_
         texts.append(text)
         labels.append(label)
         contexts.append(row.get(context_column, "").strip() if context_column else "")
+        parts = [row.get(c, "").strip() for c in detail_columns]
+        details.append(" / ".join(parts) if any(parts) else "")
     if len(set(labels)) < 2:
         raise DataError(f"column {label_column!r} needs at least two different non-empty labels to train on")
     started = time.perf_counter()
-    model = TopicModel(settings).fit(texts, labels, contexts if context_column else None)
+    model = TopicModel(settings).fit(texts, labels, contexts if context_column else None,
+                                     details if detail_columns else None)
     report = TrainReport(len(texts), skipped, len(model.classes), time.perf_counter() - started)
     if skipped:
         report.notes.append(f"skipped {skipped} rows with an empty {text_column!r} or {label_column!r}")
+    if detail_columns:
+        report.notes.append(f"learnt {model.metadata['detail_groups']} sub-groups of the labels from "
+                            f"{', '.join(repr(c) for c in detail_columns)}")
     model.metadata.update({"text_column": text_column, "label_column": label_column,
-                           "context_column": context_column})
+                           "context_column": context_column, "detail_columns": list(detail_columns)})
     return model, report
 
 
 def train_csv(path: str | Path, text_column: str, label_column: str, out_dir: str | Path,
-              context_column: str | None = None, settings: TopicModelSettings | None = None) -> TrainReport:
-    table = read_table(path, [text_column, label_column, context_column])
-    model, report = train_from_table(table, text_column, label_column, context_column, settings)
+              context_column: str | None = None, settings: TopicModelSettings | None = None,
+              detail_columns: Sequence[str] = ()) -> TrainReport:
+    table = read_table(path, [text_column, label_column, context_column, *detail_columns])
+    model, report = train_from_table(table, text_column, label_column, context_column, settings, detail_columns)
     model.metadata["source"] = Path(path).name
     report.out_dir = model.save(out_dir)
     return report

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import csv
 import inspect
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -241,6 +243,41 @@ def test_train_and_predict_a_csv(tmp_path: Path, history: Path, capsys: pytest.C
     assert len(rows) == seeds
     assert sum(r["predicted"] == r["topic"] for r in rows) / len(rows) > 0.9
     assert all(0 <= float(r["confidence"]) <= 1 for r in rows)
+
+
+def test_train_learns_sub_groups_from_a_detail_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    texts, labels = load_seed_examples()
+    path = tmp_path / "history.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["message", "topic", "subtopic"])
+        for copy in range(2):  # each category twice over, so each of its two sub-topics has 50+ rows
+            for n, (text, label) in enumerate(zip(texts, labels, strict=True)):
+                writer.writerow([f"{text} (дом {copy * 1000 + n})", label, f"{label}-{n % 2}"])
+    model_dir = tmp_path / "model"
+    assert _run(["train", "--data", str(path), "--text-column", "message", "--label-column", "topic",
+                 "--detail-column", "subtopic", "--out", str(model_dir)]) == 0
+    learnt = re.search(r"learnt (\d+) sub-groups of the labels from 'subtopic'", capsys.readouterr().err)
+    assert learnt and int(learnt.group(1)) > 0
+    meta = json.loads((model_dir / "model.json").read_text(encoding="utf-8"))
+    assert meta["detail_columns"] == ["subtopic"] and meta["detail_groups"] == int(learnt.group(1))
+    out = tmp_path / "pred.csv"
+    assert _run(["predict", "--model", str(model_dir), "--data", str(path), "--text-column", "message",
+                 "--out", str(out)]) == 0
+    with out.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["predicted"] for r in rows} <= set(labels)  # labels, never a sub-group's name
+    assert sum(r["predicted"] == r["topic"] for r in rows) / len(rows) > 0.9
+
+
+def test_a_detail_column_must_exist_and_needs_data(tmp_path: Path, history: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["train", "--data", str(history), "--text-column", "message", "--label-column", "topic",
+                 "--detail-column", "reason", "--out", str(tmp_path / "m")]) == 2
+    assert "no column 'reason'" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+    assert _run(["train", "--detail-column", "reason", "--out", str(tmp_path / "m")]) == 2
+    assert "need --data" in capsys.readouterr().err
 
 
 def test_missing_column_is_named_and_exits_2(tmp_path: Path, history: Path,

@@ -2,6 +2,7 @@
 the scikit-learn-free prediction path and the pickle-free model file."""
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -13,6 +14,8 @@ pytest.importorskip("pymorphy3", reason="the trained router needs pymorphy3")
 import numpy as np  # noqa: E402 - after the skip checks
 
 from routing.topics import (  # noqa: E402
+    DETAIL_FORMAT_VERSION,
+    FORMAT_VERSION,
     MODEL_FILE,
     TextNormaliser,
     TopicModel,
@@ -382,3 +385,68 @@ def test_near_duplicates_do_not_make_the_model_overconfident() -> None:
         gaps.append(confidence.mean() - right.mean())
     # Mean confidence on fresh messages stays near the accuracy (it was ~0.2 above it).
     assert -0.15 < float(np.mean(gaps)) < 0.08, gaps
+
+
+def _rows_with_details() -> tuple[list[str], list[str], list[str]]:
+    # "housing" covers two very different complaints (roof, lift), told apart by the export's detail
+    # column; "road" has one frequent detail and a rare one.
+    rows = []
+    for i in range(12):
+        rows += [(f"течёт крыша над квартирой {i}", "housing", "roof"),
+                 (f"не работает лифт в подъезде {i}", "housing", "lift"),
+                 (f"яма на дороге у дома {i}", "road", "pothole")]
+    rows += [(f"нет разметки на перекрёстке {i}", "road", "marking") for i in range(2)]
+    texts, labels, details = zip(*rows, strict=True)
+    return list(texts), list(labels), list(details)
+
+
+def test_details_become_sub_groups_and_the_model_answers_with_labels(tmp_path: Path) -> None:
+    texts, labels, details = _rows_with_details()
+    settings = TopicModelSettings(min_df=1, detail_min_rows=5)
+    model = TopicModel(settings).fit(texts, labels, details=details)
+    # housing splits in two; road's only frequent detail would be one group: it keeps its own name,
+    # and the rare «marking» rows stay with it.
+    assert sorted(model._targets) == sorted(["housing → lift", "housing → roof", "road"])
+    assert model.metadata["detail_groups"] == 2
+    assert model.classes == ["housing", "road"]
+    probe = ["лифт опять стоит", "крыша течёт", "яма на дороге", "разметки нет"]
+    assert [label for label, _ in model.predict(probe)] == ["housing", "housing", "road", "road"]
+    proba = model.predict_proba(probe)
+    assert proba.shape == (4, 2) and np.allclose(proba.sum(axis=1), 1.0)
+    assert model.top("лифт опять стоит")[0][0] == "housing"
+    # The file says it needs a reader that knows sub-groups, and loads back to the same answers.
+    model.save(tmp_path / "m")
+    with np.load(tmp_path / "m" / MODEL_FILE) as data:
+        assert json.loads(bytes(data["state"]).decode())["format"] == DETAIL_FORMAT_VERSION
+    loaded = TopicModel.load(tmp_path / "m")
+    assert loaded.classes == model.classes
+    assert np.allclose(loaded.predict_proba(probe), proba, atol=1e-6)
+
+
+def test_without_details_the_model_file_keeps_the_old_format(tmp_path: Path) -> None:
+    texts, labels, _ = _rows_with_details()
+    TopicModel(TopicModelSettings(min_df=1)).fit(texts, labels).save(tmp_path / "m")
+    with np.load(tmp_path / "m" / MODEL_FILE) as data:
+        assert json.loads(bytes(data["state"]).decode())["format"] == FORMAT_VERSION
+
+
+def test_detail_sub_groups_and_context_roles_together() -> None:
+    rows = []
+    for district in ("Ленинский", "Кировский"):
+        stem = district[:-2]
+        rows += [(f"течёт крыша {i}", f"ЖА {stem}ого района", district, "roof") for i in range(6)]
+        rows += [(f"сломан лифт {i}", f"ЖА {stem}ого района", district, "lift") for i in range(6)]
+        rows += [(f"яма во дворе {i}", f"Администрация {stem}ого района", district, "yard") for i in range(6)]
+    texts, labels, contexts, details = (list(column) for column in zip(*rows, strict=True))
+    model = TopicModel(TopicModelSettings(min_df=1, detail_min_rows=5)).fit(texts, labels, contexts, details)
+    assert model.metadata["context_roles"] and model.metadata["detail_groups"] >= 2
+    assert model.predict(["лифт сломан"], ["Кировский"])[0][0] == "ЖА Кировского района"
+    assert model.predict(["крыша течёт"], ["Ленинский"])[0][0] == "ЖА Ленинского района"
+    assert model.predict(["яма во дворе"], ["Кировский"])[0][0] == "Администрация Кировского района"
+    proba = model.predict_proba(["лифт сломан", "яма"], ["Ленинский", "Кировский"])
+    assert np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_details_must_match_the_texts() -> None:
+    with pytest.raises(ValueError, match="details differ"):
+        TopicModel().fit(["а", "б"], ["x", "y"], details=["d"])
