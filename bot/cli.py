@@ -109,8 +109,45 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(_config_path(args))
-    print(config.summary())
+    bindings, why_not = asyncio.run(_invite_bindings(Environment.from_env().database_url))
+    print(config.summary(bindings))
+    if why_not:
+        print(f"Chats bound by invite: not read ({why_not})")
     return 0
+
+
+READ_BINDINGS_SECONDS = 5.0  # check-config waits this long for a database that is down
+
+
+async def _invite_bindings(url: str) -> tuple[dict[str, list[tuple[str, str]]] | None, str]:
+    """The chats bound by invite, from the bot's database, for check-config: (account -> chats, "") or
+    (None, why not). Never creates a database; one that is down costs READ_BINDINGS_SECONDS."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.db import Database
+    from storage.models import ChatBinding
+
+    try:
+        db = Database(url, must_exist=True)
+    except NoDatabaseError:
+        return None, "no database yet"
+    try:
+        async def read() -> dict[str, list[tuple[str, str]]]:
+            async with db.transaction() as s:
+                rows = await s.execute(select(ChatBinding.account_code, ChatBinding.platform, ChatBinding.chat_id)
+                                       .order_by(ChatBinding.bound_at, ChatBinding.id))
+                found: dict[str, list[tuple[str, str]]] = {}
+                for code, platform, chat in rows:
+                    found.setdefault(code, []).append((platform, chat))
+                return found
+
+        return await asyncio.wait_for(read(), READ_BINDINGS_SECONDS), ""
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        reason = "the database did not answer" if isinstance(exc, TimeoutError) else type(exc).__name__
+        return None, f"{db.describe()}: {reason}"
+    finally:
+        await db.dispose()
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

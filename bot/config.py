@@ -295,7 +295,9 @@ class OtklikConfig(_Model):
                             if mapping.unmapped_municipalities else ""))
         return lines
 
-    def summary(self) -> str:
+    def summary(self, bindings: dict[str, list[tuple[str, str]]] | None = None) -> str:
+        """What the config sets up, for `otklik check-config`. `bindings`: the chats bound by invite
+        in the database (account code -> [(platform, chat id)], oldest first), when they could be read."""
         """The human summary `otklik check-config` prints."""
         table = RoutingTable(self)
         routed: dict[str, int] = {}
@@ -308,8 +310,13 @@ class OtklikConfig(_Model):
                 else:
                     routed[target] = routed.get(target, 0) + 1
 
-        def chats(ref: ChatRef) -> str:
+        bound_chats = bindings or {}
+
+        def chats(ref: ChatRef, code: str | None = None) -> str:
             parts = []
+            if code in bound_chats:
+                platform, chat = bound_chats[code][-1]  # the newest is where new cards go
+                parts.append(f"bound by invite: {'telegram' if platform == 'tg' else platform} {chat}")
             if ref.telegram_chat is not None:
                 mark = " (placeholder)" if is_placeholder_chat(ref.telegram_chat) else ""
                 parts.append(f"telegram {ref.telegram_chat}{mark}")
@@ -322,7 +329,9 @@ class OtklikConfig(_Model):
             classifier_model = (" (the seed model for the shipped rubric)" if self.classifier.uses_default_model
                                 else f" ({self.resolve_path(self.classifier.model_path or '')})")
         refs: list[ChatRef] = [self.triage, self.supervisors, *self.accounts]
-        placeholders = sum(is_placeholder_chat(r.telegram_chat) for r in refs)
+        # an account's placeholder is harmless once an invite bound a real chat: new cards go there
+        placeholders = sum(is_placeholder_chat(r.telegram_chat) for r in refs
+                           if not (isinstance(r, Account) and r.code in bound_chats))
         pairs = len(self.categories) * len(self.municipalities)
         width = max((len(a.code) for a in self.accounts), default=0)
         lines = [
@@ -340,7 +349,8 @@ class OtklikConfig(_Model):
         ]
         for account in self.accounts:
             lines.append(
-                f"  {account.code:<{width}}  {routed.get(account.code, 0):>3}  {account.name} — {chats(account)}"
+                f"  {account.code:<{width}}  {routed.get(account.code, 0):>3}  {account.name} — "
+                f"{chats(account, account.code)}"
             )
         unrouted = [a.code for a in self.accounts if a.code not in routed]
         if unrouted:
@@ -349,6 +359,12 @@ class OtklikConfig(_Model):
             f"Routing: {pairs} category × municipality pairs: {pairs - to_triage} to accounts, "
             f"{to_triage} to triage on purpose, 0 uncovered; appeals with no municipality go to triage"
         )
+        if bindings is not None:
+            lines.append(f"Chats bound by invite (in the database): {sum(len(c) for c in bindings.values())}")
+        stray = sorted(set(bound_chats) - {a.code for a in self.accounts})
+        if stray:
+            lines.append(f"WARNING: chats are bound by invite to accounts this config does not have: "
+                         f"{', '.join(stray)}; their messages are not taken as officials' answers")
         if placeholders:
             lines.append(
                 f"WARNING: {placeholders} of {len(refs)} chats are placeholders "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -199,3 +200,39 @@ def test_cli_prints_a_deep_link(tmp_path: object, monkeypatch: pytest.MonkeyPatc
     assert command == "/bind" and looks_like_code(vk_code) and "VK" in printed.err
     rows = asyncio.run(stored())
     assert [r.account_code for r in rows if r.code_hash == code_hash(vk_code)] == ["adm_uglichsky"]
+
+
+def test_check_config_shows_the_chats_bound_by_invite(tmp_path: object, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    path = f"{tmp_path}/bindings.sqlite3"
+    monkeypatch.setenv("OTKLIK_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    # before the bot ever ran: said so, and no database is created by looking
+    assert cli_main(["check-config", "--config", str(SHIPPED_CONFIG)]) == 0
+    out = capsys.readouterr().out
+    assert "Chats bound by invite: not read (no database yet)" in out
+    assert "WARNING: 30 of 30 chats are placeholders" in out
+    assert not Path(path).exists()
+
+    async def bind() -> None:
+        database = Database(f"sqlite+aiosqlite:///{path}")
+        await database.upgrade()
+        async with database.transaction() as s:
+            s.add_all([
+                ChatBinding(platform="tg", chat_id="-100777", account_code="adm_rybinsk", bound_at=NOW, bound_by="t"),
+                ChatBinding(platform="tg", chat_id="-100778", account_code="adm_rybinsk",
+                            bound_at=NOW + timedelta(hours=1), bound_by="t"),
+                ChatBinding(platform="vk", chat_id="2000000005", account_code="closed_office", bound_at=NOW,
+                            bound_by="t"),
+            ])
+        await database.dispose()
+
+    asyncio.run(bind())
+    assert cli_main(["check-config", "--config", str(SHIPPED_CONFIG)]) == 0
+    out = capsys.readouterr().out
+    [line] = [x for x in out.splitlines() if x.strip().startswith("adm_rybinsk ")]
+    assert "bound by invite: telegram -100778" in line  # the newest binding, where new cards go
+    assert "Chats bound by invite (in the database): 3" in out
+    # the bound account's placeholder no longer counts; a binding to an unknown account is named
+    assert "WARNING: 29 of 30 chats are placeholders" in out
+    assert "accounts this config does not have: closed_office" in out
+    assert "not read" not in out
