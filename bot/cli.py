@@ -7,10 +7,13 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Environment, load_config
 from storage.db import NoDatabaseError
+
+if TYPE_CHECKING:
+    from routing.invites import ChatBindings
 
 DEFAULT_CONFIG = "config.yaml"
 
@@ -119,30 +122,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 READ_BINDINGS_SECONDS = 5.0  # check-config waits this long for a database that is down
 
 
-async def _invite_bindings(url: str) -> tuple[dict[str, list[tuple[str, str]]] | None, str]:
-    """The chats bound by invite, from the bot's database, for check-config: (account -> chats, "") or
-    (None, why not). Never creates a database; one that is down costs READ_BINDINGS_SECONDS."""
-    from sqlalchemy import select
+async def _invite_bindings(url: str) -> tuple[ChatBindings | None, str]:
+    """The chats bound by invite, read as the bot reads them at start, for check-config: (bindings, "")
+    or (None, why not). Never creates a database; one that is down costs READ_BINDINGS_SECONDS."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from routing.invites import ChatBindings
     from storage.db import Database
-    from storage.models import ChatBinding
 
     try:
         db = Database(url, must_exist=True)
     except NoDatabaseError:
         return None, "no database yet"
+    bindings = ChatBindings()
     try:
-        async def read() -> dict[str, list[tuple[str, str]]]:
-            async with db.transaction() as s:
-                rows = await s.execute(select(ChatBinding.account_code, ChatBinding.platform, ChatBinding.chat_id)
-                                       .order_by(ChatBinding.bound_at, ChatBinding.id))
-                found: dict[str, list[tuple[str, str]]] = {}
-                for code, platform, chat in rows:
-                    found.setdefault(code, []).append((platform, chat))
-                return found
-
-        return await asyncio.wait_for(read(), READ_BINDINGS_SECONDS), ""
+        await asyncio.wait_for(bindings.load(db), READ_BINDINGS_SECONDS)
+        return bindings, ""
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         reason = "the database did not answer" if isinstance(exc, TimeoutError) else type(exc).__name__
         return None, f"{db.describe()}: {reason}"

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -39,6 +39,9 @@ from routing.analytics_config import AnalyticsConfig
 from routing.calendar import CalendarConfig
 from routing.sla import SlaConfig
 from routing.table import TRIAGE, RoutingTable
+
+if TYPE_CHECKING:
+    from routing.invites import ChatBindings
 
 __all__ = [
     "Account",
@@ -295,10 +298,9 @@ class OtklikConfig(_Model):
                             if mapping.unmapped_municipalities else ""))
         return lines
 
-    def summary(self, bindings: dict[str, list[tuple[str, str]]] | None = None) -> str:
-        """What the config sets up, for `otklik check-config`. `bindings`: the chats bound by invite
-        in the database (account code -> [(platform, chat id)], oldest first), when they could be read."""
-        """The human summary `otklik check-config` prints."""
+    def summary(self, bindings: ChatBindings | None = None) -> str:
+        """The human summary `otklik check-config` prints. `bindings`: the chats bound by invite in the
+        database, when they could be read."""
         table = RoutingTable(self)
         routed: dict[str, int] = {}
         to_triage = 0
@@ -310,12 +312,13 @@ class OtklikConfig(_Model):
                 else:
                     routed[target] = routed.get(target, 0) + 1
 
-        bound_chats = bindings or {}
+        bound_accounts = set(bindings.accounts()) if bindings is not None else set()
 
         def chats(ref: ChatRef, code: str | None = None) -> str:
             parts = []
-            if code in bound_chats:
-                platform, chat = bound_chats[code][-1]  # the newest is where new cards go
+            bound = bindings.chat_of(code) if bindings is not None and code is not None else None
+            if bound is not None:
+                platform, chat = bound  # the newest binding: where new cards go
                 parts.append(f"bound by invite: {'telegram' if platform == 'tg' else platform} {chat}")
             if ref.telegram_chat is not None:
                 mark = " (placeholder)" if is_placeholder_chat(ref.telegram_chat) else ""
@@ -331,7 +334,7 @@ class OtklikConfig(_Model):
         refs: list[ChatRef] = [self.triage, self.supervisors, *self.accounts]
         # an account's placeholder is harmless once an invite bound a real chat: new cards go there
         placeholders = sum(is_placeholder_chat(r.telegram_chat) for r in refs
-                           if not (isinstance(r, Account) and r.code in bound_chats))
+                           if not (isinstance(r, Account) and r.code in bound_accounts))
         pairs = len(self.categories) * len(self.municipalities)
         width = max((len(a.code) for a in self.accounts), default=0)
         lines = [
@@ -360,8 +363,8 @@ class OtklikConfig(_Model):
             f"{to_triage} to triage on purpose, 0 uncovered; appeals with no municipality go to triage"
         )
         if bindings is not None:
-            lines.append(f"Chats bound by invite (in the database): {sum(len(c) for c in bindings.values())}")
-        stray = sorted(set(bound_chats) - {a.code for a in self.accounts})
+            lines.append(f"Chats bound by invite (in the database): {len(bindings)}")
+        stray = sorted(bound_accounts - {a.code for a in self.accounts})
         if stray:
             lines.append(f"WARNING: chats are bound by invite to accounts this config does not have: "
                          f"{', '.join(stray)}; their messages are not taken as officials' answers")

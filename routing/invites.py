@@ -91,6 +91,10 @@ class ChatBindings:
     def chats_of(self, account_code: str) -> list[tuple[str, str]]:
         return list(self._by_account.get(account_code, []))
 
+    def accounts(self) -> list[str]:
+        """The accounts that have a bound chat."""
+        return [code for code, chats in self._by_account.items() if chats]
+
     def __len__(self) -> int:
         return len(self._by_chat)
 
