@@ -148,6 +148,7 @@ class OtklikApp:
             self.db, self.config, classifier, RoutingTable(self.config), sla,
             self.clock, notify=self.outbox.wake, learned=learned,
         )
+        self.outbox.on_undeliverable = self.desk.delivery_failed
         # chats bound by invite codes count as their accounts' chats from the first update on
         await self.desk.bindings.load(self.db)
         self.supervision = SupervisorDesk(self.db, self.config, self.clock, notify=self.outbox.wake)

@@ -47,8 +47,8 @@ are figures, not problems: they are the officials' and the citizens' pace, not t
 threshold them from --json (appeals.overdue, inbound.last_update_age_seconds) if you want alerts.
 
 The age of the oldest due message counts from when it became deliverable (outbox.not_before) or, for a
-claim whose lease ran out, from the lease's end. "Failed in the last 24 h" counts failed messages whose
-last attempt was due within 24 h (the outbox keeps no failure time of its own).
+claim whose lease ran out, from the lease's end. "Failed in the last 24 h" counts the messages given up on
+within 24 h (outbox.failed_at; for failures recorded before schema 0006, when their last attempt was due).
 """
 
 
@@ -230,12 +230,14 @@ async def _outbox(s: Any, now: datetime) -> dict[str, Any]:
         select(func.count(), func.min(Out.claimed_until)).where(Out.status == "sending", Out.claimed_until < now)
     )).one()
     oldest = min((t for t in (pending_since, lapsed_since) if t is not None), default=None)
+    # a schema from before 0006 (the bot not restarted since an upgrade) has no failed_at yet
+    failed_at = Out.failed_at if await s.run_sync(_outbox_has_failed_at) else Out.not_before
     failed_24h = await s.scalar(
-        select(func.count()).select_from(Out).where(Out.status == "failed", Out.not_before > now - DAY)
+        select(func.count()).select_from(Out).where(Out.status == "failed", failed_at > now - DAY)
     )
     latest = (await s.execute(
-        select(Out.id, Out.purpose, Out.error).where(Out.status == "failed", Out.not_before > now - DAY)
-        .order_by(Out.not_before.desc(), Out.id.desc()).limit(1)
+        select(Out.id, Out.purpose, Out.error).where(Out.status == "failed", failed_at > now - DAY)
+        .order_by(failed_at.desc(), Out.id.desc()).limit(1)
     )).first()
     return {
         "pending": by_status.get("pending", 0),
@@ -251,6 +253,12 @@ async def _outbox(s: Any, now: datetime) -> dict[str, Any]:
             "id": latest.id, "purpose": latest.purpose, "error": _one_line(latest.error or "", 200),
         },
     }
+
+
+def _outbox_has_failed_at(session: Any) -> bool:
+    from sqlalchemy import inspect
+
+    return "failed_at" in {c["name"] for c in inspect(session.connection()).get_columns("outbox")}
 
 
 async def _inbound(s: Any, now: datetime) -> dict[str, Any]:

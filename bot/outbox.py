@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -103,6 +103,9 @@ class Outbox:
         self._chores: set[asyncio.Future[Any]] = set()
         self._finished: list[tuple[dict[str, Any], list[tuple[str, str, str, int, str]], asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
+        # told (appeal id, purpose, platform, chat id, error) after a message is given up on and recorded,
+        # so the people who rely on it hear of it (bot.app wires it to AppealDesk.delivery_failed)
+        self.on_undeliverable: Callable[[int | None, str, str, str, str], Awaitable[None]] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -368,6 +371,7 @@ class Outbox:
         now = self.clock.now()
         values = {
             "id": item["id"], "status": "failed" if error else "sent", "sent_at": None if error else now,
+            "failed_at": now if error else None,
             "sent_message_ids": message_ids, "error": error[:1000] if error else None, "claimed_until": None,
             "claimed_by": None,
         }
@@ -392,6 +396,12 @@ class Outbox:
                 backoff = min(backoff * 2, 30.0)
         if error:
             self.stats.failed += 1
+            if self.on_undeliverable is not None:
+                try:
+                    await self.on_undeliverable(item["appeal_id"], item["purpose"], item["platform"],
+                                                item["chat_id"], error)
+                except Exception:  # the failure itself is recorded; telling people of it is best effort
+                    log.exception("outbox %s: telling of the failed delivery failed", item["id"])
         else:
             self.stats.sent += 1
             self.stats.by_purpose[item["purpose"]] = self.stats.by_purpose.get(item["purpose"], 0) + 1

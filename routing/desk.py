@@ -40,6 +40,8 @@ CARD_TEXT_LIMIT = 3500  # leaves room under Telegram's 4096 for the header and t
 # the classifier's guesses a triage card shows (and puts the accounts of first): at most this many,
 # each at least this likely
 TRIAGE_HINTS = 3
+# what brings the officials' answer to the citizen: when one cannot be delivered, the account is told
+CITIZEN_ANSWERS = frozenset({"answer", "interim_answer", "group_answer"})
 TRIAGE_HINT_MIN = 0.1
 
 
@@ -624,6 +626,42 @@ class AppealDesk:
                 if len(appeals) > 50:
                     body += f"\n… и ещё {len(appeals) - 50}"
             repo.enqueue(s, msg.platform, msg.chat_id, "open_list", _text(body), now=now)
+        self.notify()
+
+    # --- delivery that failed -------------------------------------------------------------------
+
+    async def delivery_failed(self, appeal_id: int | None, purpose: str, platform: str, chat_id: str,
+                              error: str) -> None:
+        """A message of an appeal was given up on (the outbox has recorded why): the appeal's history
+        says so, and where someone relies on it they are told. A card the account's chat could not
+        take (the bot was removed from the group, the chat moved) puts the appeal back to the ЦУР's
+        triage, or it would wait unseen until its deadline; an answer the citizen could not be sent
+        (the bot blocked, the chat deleted) is reported to the account, who must reach them another way."""
+        if appeal_id is None:
+            return
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            appeal = await s.get(Appeal, appeal_id)
+            if appeal is None:
+                return
+            self._log_event(s, appeal, None, "delivery_failed", None,
+                            {"purpose": purpose, "platform": platform, "chat_id": chat_id, "error": error[:300]})
+            account_chat = self._account_chat(appeal.account_code) if appeal.account_code else None
+            citizen = await s.get(Citizen, appeal.citizen_id)
+            if purpose == "card" and account_chat == (platform, chat_id) and appeal.status in (
+                    Status.ROUTED, Status.REOPENED) and can_move(appeal.status, Status.TRIAGE) and citizen is not None:
+                name = self.config.account(appeal.account_code or "").name
+                self._move(s, appeal, Status.TRIAGE, "system", "card_undeliverable",
+                           {"account": appeal.account_code, "error": error[:300]})
+                appeal.account_code = None
+                await self._send_triage_card(s, appeal, citizen, texts.card_undeliverable(name, error))
+            elif purpose in CITIZEN_ANSWERS and citizen is not None and citizen.chat_id == chat_id \
+                    and citizen_platform(citizen) == platform and account_chat is not None:
+                repo.enqueue(
+                    s, account_chat[0], account_chat[1], "undeliverable_alert",
+                    _text(texts.answer_undeliverable(appeal.id, error), reply_to_role="card"),
+                    appeal_id=appeal.id, now=now,
+                )
         self.notify()
 
     # --- internals: citizens -------------------------------------------------------------------

@@ -501,3 +501,26 @@ def flood_notice(limit: int, seconds: float, number: int | None) -> str:
 
 FLOOD_DIGEST_FOR_ACCOUNT = "📎 <b>Дополнения к обращению №{number}</b>, присланные подряд ({count}):"
 FLOOD_DIGEST_NO_TEXT = "(без текста)"
+
+
+def _delivery_error(error: str) -> str:
+    """A platform's refusal, in words an official or an operator acts on (the raw error follows; plain text)."""
+    low = error.lower()
+    if "blocked" in low:
+        why = "бот заблокирован получателем"
+    elif "kicked" in low or "not a member" in low or "chat not found" in low or "migrated" in low:
+        why = "бота нет в чате (удалён из группы, чат удалён или перенесён)"
+    else:
+        why = "платформа отказала в доставке"
+    return f"{why} — {error[:200]}"
+
+
+def card_undeliverable(account_name: str, error: str) -> str:
+    """The triage card's reason (plain text: the card escapes it) when an account's chat could not take the card."""
+    return (f"карточка не доставлена в чат «{account_name}»: {_delivery_error(error)}. "
+            "Выберите исполнителя (или проверьте чат и направьте снова)")
+
+
+def answer_undeliverable(number: int, error: str) -> str:
+    return (f"⚠️ №{number}: ответ <b>не доставлен</b> заявителю: {esc(_delivery_error(error))}. "
+            "Свяжитесь с заявителем другим способом, если это возможно.")

@@ -189,6 +189,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     sent_message_ids: Mapped[list[Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None]  # when it was given up on (status "failed")
 
 
 class ProcessedUpdate(Base):

@@ -27,7 +27,7 @@ from storage.models import Appeal, ChatBinding, Citizen, InviteCode, OutboxMessa
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / "config.yaml")
-NEWEST = "0005_invites"
+NEWEST = "0006_outbox_failed_at"
 BLOCKED = "Forbidden: bot was blocked by the user"
 
 
@@ -125,8 +125,9 @@ async def busy(s: AsyncSession, now: datetime) -> None:
         outbox("pending", now - timedelta(minutes=2)),
         outbox("pending", now + h),  # a retry that is not due yet
         outbox("sending", now - timedelta(minutes=1), claimed_until=now + timedelta(minutes=9), claimed_by="bot-1"),
-        outbox("failed", now - h, error=BLOCKED, attempts=1, purpose="sla_citizen_overdue"),
-        outbox("failed", now - 72 * h, error="gave up after 15 attempts"),  # not in the last 24 h
+        # counted by when it was given up on, not by when its last attempt was due
+        outbox("failed", now - 30 * h, failed_at=now - h, error=BLOCKED, attempts=1, purpose="sla_citizen_overdue"),
+        outbox("failed", now - 73 * h, failed_at=now - 72 * h, error="gave up after 15 attempts"),  # not in 24 h
         outbox("sent", now - 2 * h, sent_at=now - 2 * h, sent_message_ids=["77"]),
     ])
     s.add_all([
@@ -191,7 +192,7 @@ def test_old_failures_and_a_retry_not_yet_due_are_not_problems(
 ) -> None:
     async def fill(s: AsyncSession, now: datetime) -> None:
         s.add_all([outbox("pending", now + timedelta(hours=2), attempts=3, error="Too Many Requests"),
-                   outbox("failed", now - timedelta(hours=25), error=BLOCKED)])
+                   outbox("failed", now - timedelta(hours=25), failed_at=now - timedelta(hours=25), error=BLOCKED)])
 
     prepare(database_url, fill)
     monkeypatch.setenv("OTKLIK_DATABASE_URL", database_url)
@@ -393,7 +394,7 @@ def test_a_database_without_the_schema_is_a_problem(
     monkeypatch.setenv("OTKLIK_DATABASE_URL", database_url)
     code, out, _ = status(capsys)
     assert code == 1
-    assert "schema: none, newest 0005_invites (empty)" in out.splitlines()
+    assert f"schema: none, newest {NEWEST} (empty)" in out.splitlines()
     assert [line for line in out.splitlines() if line.startswith("PROBLEM:")] == [
         "PROBLEM: the database has no Otklik tables: run `otklik db upgrade` or start the bot"
     ]
@@ -410,3 +411,28 @@ _TABLES = {
 
 def _backend(url: str) -> str:
     return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+def test_failures_of_a_schema_before_0006_count_by_their_last_attempt_and_keep_that_time_on_upgrade(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A database one revision behind (the package upgraded, the bot not yet restarted) still shows its
+    outbox figures; the upgrade gives the old failures the time their last attempt was due."""
+    prepare(database_url, revision="0005_invites")
+    due = datetime.now(UTC) - timedelta(hours=2)
+    for n, hours in enumerate((2, 30)):
+        sql(database_url, "INSERT INTO outbox (platform, chat_id, purpose, payload, status, attempts, not_before, "
+                          f"created_at, error) VALUES ('tg', '1001', 'answer', '{{}}', 'failed', 1, "
+                          f"'{(due - timedelta(hours=hours - 2)).isoformat()}', '{due.isoformat()}', 'e{n}')")
+    monkeypatch.setenv("OTKLIK_DATABASE_URL", database_url)
+    code, report = status_json(capsys)
+    assert code == 1 and [p["code"] for p in report["problems"]] == ["schema_behind"]
+    assert report["outbox"]["failed_24h"] == 1 and report["outbox"]["failed_total"] == 2
+    assert report["outbox"]["latest_failure"]["error"] == "e0"
+
+    assert cli_main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    rows = sql(database_url, "SELECT error, not_before, failed_at FROM outbox ORDER BY id")
+    assert [(r[0], r[1] == r[2]) for r in rows] == [("e0", True), ("e1", True)]
+    code, report = status_json(capsys)
+    assert report["schema"]["state"] == "current" and report["outbox"]["failed_24h"] == 1

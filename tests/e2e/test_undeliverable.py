@@ -1,0 +1,77 @@
+"""Messages the platform refuses for good, end to end: nobody who relies on them is left unaware.
+
+A card the account's chat cannot take (the bot was removed from the group) sends the appeal back to
+the ЦУР's triage instead of letting it wait unseen until its deadline; an answer the citizen cannot
+be sent (they blocked the bot) is reported to the account under the card.
+"""
+from __future__ import annotations
+
+import pytest
+
+from bot.config import OtklikConfig
+from routing.lifecycle import Status
+from tests.conftest import CITIZEN, OPERATOR, Stand, appeal_number, body
+from tests.e2e.support import quick_config
+
+POTHOLE = "В Рыбинске на улице Крестовой огромная яма на дороге, машины бьют колёса"
+
+
+@pytest.fixture
+def config(config: OtklikConfig) -> OtklikConfig:
+    return quick_config(config)
+
+
+async def test_a_card_the_accounts_chat_cannot_take_goes_to_triage(stand: Stand) -> None:
+    chat = stand.chat("adm_rybinsk")
+    stand.tg.set_member(chat, stand.tg.bot_id, "kicked")  # removed from the group; the config still names it
+
+    stand.citizen_says(POTHOLE)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    triage_card = await stand.wait(stand.triage, f"№{number}")
+    assert "карточка не доставлена в чат «Администрация городского округа город Рыбинск»" in body(triage_card)
+    assert "бота нет в чате" in body(triage_card) and "bot was kicked" in body(triage_card)
+    assert not [m for m in stand.tg.bot_messages(chat) if f"№{number}" in body(m)]
+
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.TRIAGE and appeal.account_code is None
+    events = await stand.query("select action, detail from appeal_events where appeal_id = :a order by id", a=number)
+    assert [e[0] for e in events] == ["created", "registered", "routed", "delivery_failed", "card_undeliverable"]
+    [failed] = await stand.query("select status, error, failed_at from outbox where purpose = 'card'")
+    assert failed[0] == "failed" and "kicked" in failed[1] and failed[2] is not None
+
+    # the account whose chat failed is offered last; the bot is back in the group, and the operator
+    # sends the appeal there again from the triage card
+    routes = [b["callback_data"] for row in triage_card["reply_markup"]["inline_keyboard"] for b in row]
+    assert routes[-1] == f"route:{number}:adm_rybinsk"
+    stand.tg.set_member(chat, stand.tg.bot_id, "member")
+    stand.tg.user_presses(stand.triage, triage_card["message_id"], OPERATOR, routes[-1])
+    card = await stand.wait(chat, f"№{number}")
+    assert POTHOLE in body(card)
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.ROUTED and appeal.account_code == "adm_rybinsk"
+
+
+async def test_an_answer_the_citizen_cannot_get_is_reported_to_the_account(stand: Stand) -> None:
+    stand.citizen_says(POTHOLE)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    chat = stand.chat("adm_rybinsk")
+    card = await stand.wait(chat, f"№{number}")
+
+    stand.tg.block_bot(CITIZEN)
+    stand.official_replies(chat, card["message_id"], "Яму заделаем до пятницы, бригада выехала.")
+    alert = await stand.wait(chat, "не доставлен")
+    assert f"№{number}: ответ не доставлен заявителю" in body(alert)
+    assert "бот заблокирован получателем" in body(alert) and "blocked by the user" in body(alert)
+    assert alert["reply_to_message_id"] == card["message_id"]
+
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.ANSWERED  # the account did answer; the history says it did not arrive
+    events = await stand.query(
+        "select action from appeal_events where appeal_id = :a and action = 'delivery_failed'", a=number
+    )
+    assert len(events) == 1
+    [failed] = await stand.query("select purpose, failed_at from outbox where status = 'failed'")
+    assert failed[0] == "answer" and failed[1] is not None
+    # only the one alert: the account's chat took it, nothing else failed
+    await stand.idle()
+    assert len([m for m in stand.tg.bot_messages(chat) if "не доставлен" in body(m)]) == 1
