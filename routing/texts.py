@@ -506,9 +506,9 @@ FLOOD_DIGEST_NO_TEXT = "(без текста)"
 def _delivery_error(error: str) -> str:
     """A platform's refusal, in words an official or an operator acts on (the raw error follows; plain text)."""
     low = error.lower()
-    if "blocked" in low:
+    if "blocked" in low or "error 901" in low:  # VK 901: the user does not allow the community's messages
         why = "бот заблокирован получателем"
-    elif "kicked" in low or "not a member" in low or "chat not found" in low or "migrated" in low:
+    elif any(sign in low for sign in ("kicked", "not a member", "chat not found", "migrated", "error 917")):
         why = "бота нет в чате (удалён из группы, чат удалён или перенесён)"
     else:
         why = "платформа отказала в доставке"

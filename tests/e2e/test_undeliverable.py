@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import OtklikConfig
+from routing import texts
 from routing.lifecycle import Status
 from tests.conftest import CITIZEN, OPERATOR, Stand, appeal_number, body
 from tests.e2e.support import quick_config
@@ -75,3 +76,19 @@ async def test_an_answer_the_citizen_cannot_get_is_reported_to_the_account(stand
     # only the one alert: the account's chat took it, nothing else failed
     await stand.idle()
     assert len([m for m in stand.tg.bot_messages(chat) if "не доставлен" in body(m)]) == 1
+
+
+@pytest.mark.parametrize(("error", "why"), [
+    ("TelegramForbiddenError: Forbidden: bot was blocked by the user", "бот заблокирован получателем"),
+    ("VK error 901: Can't send messages for users without permission", "бот заблокирован получателем"),
+    ("TelegramForbiddenError: Forbidden: bot is not a member of the supergroup chat", "бота нет в чате (удалён из группы, чат удалён или перенесён)"),
+    ("VK error 917: You don't have access to this chat", "бота нет в чате (удалён из группы, чат удалён или перенесён)"),
+    ("chat migrated to -1009; update the config", "бота нет в чате (удалён из группы, чат удалён или перенесён)"),
+    ("gave up after 15 attempts: VK HTTP 502", "платформа отказала в доставке"),
+])
+def test_the_refusal_is_told_in_words_with_the_platforms_own_after_them(error: str, why: str) -> None:
+    alert = texts.answer_undeliverable(7, error + " <b>")
+    assert alert.startswith("⚠️ №7: ответ <b>не доставлен</b> заявителю: " + why + " — ")
+    assert texts.esc(error + " <b>") in alert  # the platform's words, escaped for the HTML message
+    reason = texts.card_undeliverable("Мэрия", error)
+    assert reason.startswith(f"карточка не доставлена в чат «Мэрия»: {why} — {error}")  # plain: the card escapes
