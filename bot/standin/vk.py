@@ -254,6 +254,13 @@ class VkStandin:
             peer.members.add(user_id)
         self._bump()
 
+    def deny_messages(self, user_id: int) -> None:
+        """The user forbids the community's messages (blocks it): sending to them fails with error 901."""
+        peer = self._peers.get(user_id)
+        if peer is not None:
+            peer.open = False
+        self._bump()
+
     def remove_bot(self, peer_id: int) -> None:
         """The community is removed from a chat: sending there fails with error 917."""
         self._require_peer(peer_id).members.discard(-self.group_id)

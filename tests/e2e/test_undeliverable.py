@@ -11,10 +11,20 @@ import pytest
 from bot.config import OtklikConfig
 from routing import texts
 from routing.lifecycle import Status
-from tests.conftest import CITIZEN, OPERATOR, Stand, appeal_number, body
+from tests.conftest import (
+    CITIZEN,
+    OPERATOR,
+    VK_ACCOUNT,
+    VK_ACCOUNT_PEER,
+    VK_CITIZEN,
+    Stand,
+    appeal_number,
+    body,
+)
 from tests.e2e.support import quick_config
 
 POTHOLE = "В Рыбинске на улице Крестовой огромная яма на дороге, машины бьют колёса"
+LIGHTS = "В Угличе не работает уличное освещение на улице Ярославской"  # to the VK account's chat
 
 
 @pytest.fixture
@@ -92,3 +102,28 @@ def test_the_refusal_is_told_in_words_with_the_platforms_own_after_them(error: s
     assert texts.esc(error + " <b>") in alert  # the platform's words, escaped for the HTML message
     reason = texts.card_undeliverable("Мэрия", error)
     assert reason.startswith(f"карточка не доставлена в чат «Мэрия»: {why} — {error}")  # plain: the card escapes
+
+
+async def test_vk_a_citizen_who_blocked_the_community_and_a_vk_chat_without_it(vk_stand: Stand) -> None:
+    stand, vk = vk_stand, vk_stand.vk_side
+    # a VK citizen's answer, written in a Telegram chat, cannot reach them: the Telegram chat is told
+    stand.vk_citizen_says(POTHOLE)
+    number = appeal_number(await stand.vk_wait(VK_CITIZEN, "принято"))
+    chat = stand.chat("adm_rybinsk")
+    card = await stand.wait(chat, f"№{number}")
+    vk.deny_messages(VK_CITIZEN)
+    stand.official_replies(chat, card["message_id"], "Яму заделаем до пятницы, бригада выехала.")
+    alert = await stand.wait(chat, "не доставлен")
+    assert f"№{number}: ответ не доставлен заявителю: бот заблокирован получателем — VK error 901" in body(alert)
+    assert alert["reply_to_message_id"] == card["message_id"]
+
+    # the community was removed from the VK account's chat: its card goes to the ЦУР's triage instead
+    vk.remove_bot(VK_ACCOUNT_PEER)
+    stand.citizen_says(LIGHTS)
+    second = appeal_number(await stand.wait(CITIZEN, "принято"))
+    triage_card = await stand.wait(stand.triage, f"№{second}")
+    name = stand.config.account(VK_ACCOUNT).name
+    assert f"карточка не доставлена в чат «{name}»: бота нет в чате" in body(triage_card)
+    assert "VK error 917" in body(triage_card)
+    [appeal] = [a for a in await stand.appeals() if a.id == second]
+    assert appeal.status == Status.TRIAGE and appeal.account_code is None
