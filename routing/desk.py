@@ -121,11 +121,10 @@ class AppealDesk:
         return None
 
     def _triage_chat(self) -> tuple[str, str] | None:
-        for platform in ("tg", "vk"):
-            chat = _chat_of(self.config.triage, platform)
-            if chat is not None:
-                return platform, chat
-        return None
+        return _first_chat(self.config.triage)
+
+    def _supervisors_chat(self) -> tuple[str, str] | None:
+        return _first_chat(self.config.supervisors)
 
     # --- citizens ------------------------------------------------------------------------------
 
@@ -662,6 +661,31 @@ class AppealDesk:
                     _text(texts.answer_undeliverable(appeal.id, error), reply_to_role="card"),
                     appeal_id=appeal.id, now=now,
                 )
+        self.notify()
+
+    async def bot_removed(self, platform: str, chat_id: str, key: str, by: str | None) -> None:
+        """The bot was removed from a staff chat (an account's, triage or supervisors'): tell the ЦУР
+        at once — the triage chat, or the supervisors' when triage itself is the chat that was lost.
+        An account's new cards then fail and come back to triage (see `delivery_failed`)."""
+        role = self.chat_role(platform, chat_id)
+        if role.kind not in ("account", "triage", "supervisors"):
+            return
+        target = self._supervisors_chat() if role.kind == "triage" else self._triage_chat()
+        if target is None:
+            log.warning("the bot was removed from %s chat %s:%s and no chat is there to tell", role.kind,
+                        platform, chat_id)
+            return
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, platform, key, now):
+                return
+            if role.kind == "account" and role.account is not None:
+                waiting = len(await repo.open_appeals_of_account(s, role.account.code))
+                body = texts.bot_removed_from_account(role.account.name, role.account.code, by, waiting)
+            else:
+                body = texts.bot_removed_from_staff(role.kind, by)
+            log.warning("the bot was removed from %s chat %s:%s", role.kind, platform, chat_id)
+            repo.enqueue(s, target[0], target[1], "bot_removed_alert", _text(body), now=now)
         self.notify()
 
     # --- internals: citizens -------------------------------------------------------------------
@@ -1498,6 +1522,15 @@ def card_cut(text: str) -> int:
 def _chat_of(holder: Any, platform: str) -> str | None:
     value = getattr(holder, "telegram_chat" if platform == "tg" else "vk_peer", None)
     return None if value is None else str(value)
+
+
+def _first_chat(holder: Any) -> tuple[str, str] | None:
+    """(platform, chat) of a staff chat: its Telegram chat, else its VK peer."""
+    for platform in ("tg", "vk"):
+        chat = _chat_of(holder, platform)
+        if chat is not None:
+            return platform, chat
+    return None
 
 
 def citizen_platform(citizen: Citizen) -> str:

@@ -524,3 +524,18 @@ def card_undeliverable(account_name: str, error: str) -> str:
 def answer_undeliverable(number: int, error: str) -> str:
     return (f"⚠️ №{number}: ответ <b>не доставлен</b> заявителю: {esc(_delivery_error(error))}. "
             "Свяжитесь с заявителем другим способом, если это возможно.")
+
+
+def _by(who: str | None) -> str:
+    return f" (удалил: {esc(who)})" if who else ""
+
+
+def bot_removed_from_account(account_name: str, account_code: str, who: str | None, waiting: int) -> str:
+    return (f"⚠️ Бота удалили из чата «{esc(account_name)}»{_by(who)}. Новые обращения туда не дойдут: их "
+            f"карточки вернутся сюда, на разбор. Открытых обращений у исполнителя: {waiting}. Верните бота в чат "
+            f"или привяжите другой: <code>otklik invite {esc(account_code)}</code>.")
+
+
+def bot_removed_from_staff(kind: str, who: str | None) -> str:
+    name = "разбора обращений (ЦУР)" if kind == "triage" else "руководителей"
+    return f"⚠️ Бота удалили из чата {name}{_by(who)}: сообщения туда не доходят. Верните бота в чат."

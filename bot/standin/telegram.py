@@ -464,6 +464,15 @@ class TelegramStandin:
             return None
         return self.user_sends(chat_id, by_user, f"/start@{self.bot_username} {start}")
 
+    def remove_bot_from_group(self, chat_id: int, by_user: int) -> None:
+        """An admin removes the bot from a group: the bot gets my_chat_member (→ kicked), and sending
+        there fails with 403 until it is added again."""
+        chat = self._require_chat(chat_id)
+        old = chat.members.get(self.bot_id, "member")
+        chat.members[self.bot_id] = "kicked"
+        self._queue_my_chat_member(chat, self._user(by_user), old, "kicked")
+        self._bump()
+
     def set_sandbox_layout(self, layout: JSON) -> None:
         for pane in layout.get("panes", []):
             user = pane.get("user") or {}

@@ -155,6 +155,11 @@ def staff_router(membership: MembershipCheck) -> Router:
         if joined and desk.chat_role("tg", str(event.chat.id)).kind == "unknown":
             # unless an invite link brought it: then /start <code> follows (see handlers.telegram.invites)
             await on_unknown_group(bot, desk, event.chat.id)
+        elif event.new_chat_member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.KICKED):
+            # removed from a chat the centre relies on: the ЦУР hears of it now, not at the first lost card
+            who = event.from_user.full_name if event.from_user else None
+            await desk.bot_removed("tg", str(event.chat.id), f"removed:{event.chat.id}:{int(event.date.timestamp())}",
+                                   who)
 
     @router.my_chat_member(F.chat.type == "channel")
     async def added_to_channel(event: ChatMemberUpdated, bot: Bot) -> None:

@@ -13,6 +13,7 @@ from routing import texts
 from routing.lifecycle import Status
 from tests.conftest import (
     CITIZEN,
+    OFFICIAL,
     OPERATOR,
     VK_ACCOUNT,
     VK_ACCOUNT_PEER,
@@ -127,3 +128,27 @@ async def test_vk_a_citizen_who_blocked_the_community_and_a_vk_chat_without_it(v
     assert "VK error 917" in body(triage_card)
     [appeal] = [a for a in await stand.appeals() if a.id == second]
     assert appeal.status == Status.TRIAGE and appeal.account_code is None
+
+
+async def test_the_centre_hears_at_once_when_the_bot_is_removed_from_a_staff_chat(stand: Stand) -> None:
+    stand.citizen_says(POTHOLE)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    chat = stand.chat("adm_rybinsk")
+    await stand.wait(chat, f"№{number}")
+
+    stand.tg.remove_bot_from_group(chat, OFFICIAL)
+    alert = await stand.wait(stand.triage, "Бота удалили")
+    assert body(alert) == (
+        "⚠️ Бота удалили из чата «Администрация городского округа город Рыбинск» (удалил: Иван Петрович). "
+        "Новые обращения туда не дойдут: их карточки вернутся сюда, на разбор. Открытых обращений у "
+        "исполнителя: 1. Верните бота в чат или привяжите другой: otklik invite adm_rybinsk."
+    )
+
+    # and losing the triage chat itself is told to the supervisors
+    supervisors = stand.config.supervisors.telegram_chat
+    assert supervisors is not None
+    stand.tg.remove_bot_from_group(stand.triage, OPERATOR)
+    lost = await stand.wait(supervisors, "Бота удалили")
+    assert "из чата разбора обращений (ЦУР)" in body(lost) and "Верните бота в чат" in body(lost)
+    await stand.idle()
+    assert len([m for m in stand.tg.bot_messages(stand.triage) if "Бота удалили" in body(m)]) == 1
