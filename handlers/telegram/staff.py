@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
@@ -15,12 +16,23 @@ from handlers.telegram.convert import parse_action, to_action, to_inbound
 from handlers.telegram.invites import on_unknown_group
 from routing import texts
 from routing.desk import AppealDesk
+from routing.inbound import ActionResult, InboundAction
 
 if TYPE_CHECKING:
     from bot.supervision import SupervisorDesk
 
 log = logging.getLogger(__name__)
 GROUPS = ("group", "supergroup")
+# the buttons under a card (and under a held answer) that act on one appeal: «verb:<appeal id>»
+# (the AppealDesk method that handles each)
+APPEAL_BUTTONS = {
+    "take": "take",
+    "reject": "reject",
+    "interim": "interim",
+    "qsend": "send_held_answer",  # a held answer (a possible отписка) sent as it is
+    "qredo": "rewrite_answer",
+}
+APPEAL_BUTTON = rf"^({'|'.join(APPEAL_BUTTONS)}):"
 
 
 class MembershipCheck:
@@ -92,56 +104,31 @@ def staff_router(membership: MembershipCheck) -> Router:
             return False
         return True
 
-    @router.callback_query(F.data.startswith("take:"))
-    async def take(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
-        action, parsed = to_action(query), parse_action(query.data or "", "take", 1)
+    async def pressed(query: CallbackQuery, bot: Bot, verb: str, parts: int) -> tuple[InboundAction, list[str]] | None:
+        """The press as an action and its arguments; None (the presser told why) for a malformed or
+        stale button, or a presser who is not a member of the chat."""
+        action, parsed = to_action(query), parse_action(query.data or "", verb, parts)
         if action is None or parsed is None:
             await query.answer(texts.STALE_BUTTON)
-            return
-        if await act(query, bot):
-            result = await desk.take(action, int(parsed[0]))
-            await query.answer(result.toast, show_alert=result.alert)
+            return None
+        if not await act(query, bot):
+            return None
+        return action, parsed
 
-    @router.callback_query(F.data.startswith("reject:"))
-    async def reject(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
-        action, parsed = to_action(query), parse_action(query.data or "", "reject", 1)
-        if action is None or parsed is None:
-            await query.answer(texts.STALE_BUTTON)
-            return
-        if await act(query, bot):
-            result = await desk.reject(action, int(parsed[0]))
-            await query.answer(result.toast, show_alert=result.alert)
-
-    @router.callback_query(F.data.startswith("interim:"))
-    async def interim(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
-        action, parsed = to_action(query), parse_action(query.data or "", "interim", 1)
-        if action is None or parsed is None:
-            await query.answer(texts.STALE_BUTTON)
-            return
-        if await act(query, bot):
-            result = await desk.interim(action, int(parsed[0]))
-            await query.answer(result.toast, show_alert=result.alert)
-
-    @router.callback_query(F.data.startswith("qsend:") | F.data.startswith("qredo:"))
-    async def held_answer(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
+    @router.callback_query(F.data.regexp(APPEAL_BUTTON))
+    async def appeal_button(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
         verb = (query.data or "").split(":", 1)[0]
-        action, parsed = to_action(query), parse_action(query.data or "", verb, 1)
-        if action is None or parsed is None:
-            await query.answer(texts.STALE_BUTTON)
-            return
-        if await act(query, bot):
-            use_case = desk.send_held_answer if verb == "qsend" else desk.rewrite_answer
-            result = await use_case(action, int(parsed[0]))
+        press = await pressed(query, bot, verb, 1)
+        if press is not None:
+            use_case: Callable[[InboundAction, int], Awaitable[ActionResult]] = getattr(desk, APPEAL_BUTTONS[verb])
+            result = await use_case(press[0], int(press[1][0]))
             await query.answer(result.toast, show_alert=result.alert)
 
     @router.callback_query(F.data.startswith("route:"))
     async def route(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
-        action, parsed = to_action(query), parse_action(query.data or "", "route", 2)
-        if action is None or parsed is None:
-            await query.answer(texts.STALE_BUTTON)
-            return
-        if await act(query, bot):
-            result = await desk.route_from_triage(action, int(parsed[0]), parsed[1])
+        press = await pressed(query, bot, "route", 2)
+        if press is not None:
+            result = await desk.route_from_triage(press[0], int(press[1][0]), press[1][1])
             await query.answer(result.toast, show_alert=result.alert)
 
     @router.callback_query()
