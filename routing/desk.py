@@ -635,7 +635,8 @@ class AppealDesk:
         says so, and where someone relies on it they are told. A card the account's chat could not
         take (the bot was removed from the group, the chat moved) puts the appeal back to the ЦУР's
         triage, or it would wait unseen until its deadline; an answer the citizen could not be sent
-        (the bot blocked, the chat deleted) is reported to the account, who must reach them another way."""
+        (the bot blocked, the chat deleted) is reported to the account, who must reach them another way;
+        a triage card the triage chat could not take is reported to the supervisors."""
         if appeal_id is None:
             return
         now = self.clock.now()
@@ -654,6 +655,12 @@ class AppealDesk:
                            {"account": appeal.account_code, "error": error[:300]})
                 appeal.account_code = None
                 await self._send_triage_card(s, appeal, citizen, texts.card_undeliverable(name, error))
+            elif purpose == "triage_card" and (platform, chat_id) == self._triage_chat() \
+                    and appeal.status == Status.TRIAGE and (supervisors := self._supervisors_chat()) is not None:
+                repo.enqueue(
+                    s, supervisors[0], supervisors[1], "undeliverable_alert",
+                    _text(texts.triage_card_undeliverable(appeal.id, error)), appeal_id=appeal.id, now=now,
+                )
             elif purpose in CITIZEN_ANSWERS and citizen is not None and citizen.chat_id == chat_id \
                     and citizen_platform(citizen) == platform and account_chat is not None:
                 repo.enqueue(

@@ -530,6 +530,11 @@ def _by(who: str | None) -> str:
     return f" (удалил: {esc(who)})" if who else ""
 
 
+def triage_card_undeliverable(number: int, error: str) -> str:
+    return (f"⚠️ №{number} ждёт исполнителя, но его карточка <b>не доставлена</b> в чат разбора (ЦУР): "
+            f"{esc(_delivery_error(error))}. Верните бота в чат разбора: там /open покажет очередь.")
+
+
 def bot_removed_from_account(account_name: str, account_code: str, who: str | None, waiting: int) -> str:
     return (f"⚠️ Бота удалили из чата «{esc(account_name)}»{_by(who)}. Новые обращения туда не дойдут: их "
             f"карточки вернутся сюда, на разбор. Открытых обращений у исполнителя: {waiting}. Верните бота в чат "

@@ -152,3 +152,21 @@ async def test_the_centre_hears_at_once_when_the_bot_is_removed_from_a_staff_cha
     assert "из чата разбора обращений (ЦУР)" in body(lost) and "Верните бота в чат" in body(lost)
     await stand.idle()
     assert len([m for m in stand.tg.bot_messages(stand.triage) if "Бота удалили" in body(m)]) == 1
+
+
+async def test_a_triage_card_the_triage_chat_cannot_take_is_told_to_the_supervisors(stand: Stand) -> None:
+    stand.citizen_says(POTHOLE)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    chat = stand.chat("adm_rybinsk")
+    card = await stand.wait(chat, f"№{number}")
+    stand.tg.set_member(stand.triage, stand.tg.bot_id, "kicked")  # silently: no update about it
+
+    stand.press(chat, card, "reject:", user=OFFICIAL)
+    prompt = await stand.wait(chat, "укажите, пожалуйста, причину")
+    stand.official_replies(chat, prompt["message_id"], "Это дорога регионального значения")
+    supervisors = stand.config.supervisors.telegram_chat
+    assert supervisors is not None
+    alert = await stand.wait(supervisors, f"№{number} ждёт исполнителя")
+    assert "не доставлена в чат разбора (ЦУР): бота нет в чате" in body(alert) and "bot was kicked" in body(alert)
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.TRIAGE
