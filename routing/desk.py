@@ -40,9 +40,9 @@ CARD_TEXT_LIMIT = 3500  # leaves room under Telegram's 4096 for the header and t
 # the classifier's guesses a triage card shows (and puts the accounts of first): at most this many,
 # each at least this likely
 TRIAGE_HINTS = 3
+TRIAGE_HINT_MIN = 0.1
 # what brings the officials' answer to the citizen: when one cannot be delivered, the account is told
 CITIZEN_ANSWERS = frozenset({"answer", "interim_answer", "group_answer"})
-TRIAGE_HINT_MIN = 0.1
 
 
 @dataclass(frozen=True)
