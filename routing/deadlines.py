@@ -231,7 +231,7 @@ class DeadlineWatch:
     def _find_escalation_chats(self, platform: str) -> frozenset[str]:
         out: set[str] = set()
         for ref in self.config.escalation_chats.values():
-            chat = _chat_of(ref, platform)
+            chat = chat_of(ref, platform)
             if chat is not None:
                 out.add(chat)
         if platform == "tg":
@@ -427,10 +427,10 @@ class DeadlineWatch:
         self.notify()
 
     def _chat_kind(self, platform: str, chat_id: str) -> tuple[str | None, str | None]:
-        if _chat_of(self.config.supervisors, platform) == chat_id or chat_id in self.escalation_chat_ids(platform):
+        if chat_of(self.config.supervisors, platform) == chat_id or chat_id in self.escalation_chat_ids(platform):
             return "supervisors", None
         for account in self.config.accounts:
-            if _chat_of(account, platform) == chat_id:
+            if chat_of(account, platform) == chat_id:
                 return "account", account.code
         bound = self.bindings.account_of(platform, chat_id)
         if bound is not None and any(a.code == bound for a in self.config.accounts):
@@ -529,17 +529,24 @@ def _local_words(moment: datetime, tz: ZoneInfo) -> str:
     return f"{clock} {_day_words(local)}"
 
 
-def _chat_of(holder: Any, platform: str) -> str | None:
+def chat_of(holder: Any, platform: str) -> str | None:
+    """A config chat's id on one platform (its Telegram chat or its VK peer), as text."""
     value = getattr(holder, "telegram_chat" if platform == "tg" else "vk_peer", None)
     return None if value is None else str(value)
 
 
-def _first_chat(holder: Any, reply_role: str | None) -> tuple[str, str, str | None] | None:
+def first_chat(holder: Any) -> tuple[str, str] | None:
+    """(platform, chat) of a config chat: its Telegram chat, else its VK peer."""
     for platform in ("tg", "vk"):
-        chat = _chat_of(holder, platform)
+        chat = chat_of(holder, platform)
         if chat is not None:
-            return platform, chat, reply_role
+            return platform, chat
     return None
+
+
+def _first_chat(holder: Any, reply_role: str | None) -> tuple[str, str, str | None] | None:
+    chat = first_chat(holder)
+    return None if chat is None else (*chat, reply_role)
 
 
 def _text(body: str) -> dict[str, Any]:

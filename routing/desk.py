@@ -17,7 +17,7 @@ from routing import answer_quality, problems, texts
 from routing.classification import Classification, Classifier, Suggestion
 from routing.clock import Clock
 from routing.corrections import Correction, implied_label
-from routing.deadlines import DeadlineWatch, running_due
+from routing.deadlines import DeadlineWatch, chat_of, first_chat, running_due
 from routing.flood import Flood, FloodGuard
 from routing.inbound import ActionResult, Button, InboundAction, InboundMessage, Keyboard, Sender
 from routing.invites import ChatBindings, ChatInvites
@@ -92,11 +92,11 @@ class AppealDesk:
 
     def chat_role(self, platform: str, chat_id: str) -> ChatRole:
         for account in self.config.accounts:
-            if _chat_of(account, platform) == chat_id:
+            if chat_of(account, platform) == chat_id:
                 return ChatRole("account", account)
-        if _chat_of(self.config.triage, platform) == chat_id:
+        if chat_of(self.config.triage, platform) == chat_id:
             return ChatRole("triage")
-        if _chat_of(self.config.supervisors, platform) == chat_id:
+        if chat_of(self.config.supervisors, platform) == chat_id:
             return ChatRole("supervisors")
         if chat_id in self.deadlines.escalation_chat_ids(platform):
             return ChatRole("escalation")
@@ -113,18 +113,13 @@ class AppealDesk:
         bound = self.bindings.chat_of(code)
         if bound is not None:
             return bound
-        account = self.config.account(code)
-        for platform in ("tg", "vk"):
-            chat = _chat_of(account, platform)
-            if chat is not None:
-                return platform, chat
-        return None
+        return first_chat(self.config.account(code))
 
     def _triage_chat(self) -> tuple[str, str] | None:
-        return _first_chat(self.config.triage)
+        return first_chat(self.config.triage)
 
     def _supervisors_chat(self) -> tuple[str, str] | None:
-        return _first_chat(self.config.supervisors)
+        return first_chat(self.config.supervisors)
 
     # --- citizens ------------------------------------------------------------------------------
 
@@ -1524,20 +1519,6 @@ def card_cut(text: str) -> int:
         if units > CARD_TEXT_LIMIT:
             return i
     return len(text)
-
-
-def _chat_of(holder: Any, platform: str) -> str | None:
-    value = getattr(holder, "telegram_chat" if platform == "tg" else "vk_peer", None)
-    return None if value is None else str(value)
-
-
-def _first_chat(holder: Any) -> tuple[str, str] | None:
-    """(platform, chat) of a staff chat: its Telegram chat, else its VK peer."""
-    for platform in ("tg", "vk"):
-        chat = _chat_of(holder, platform)
-        if chat is not None:
-            return platform, chat
-    return None
 
 
 def citizen_platform(citizen: Citizen) -> str:

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from routing import texts
 from routing.analytics_config import DuplicateSettings, SpikeSettings
 from routing.appeal_facts import AppealFacts
+from routing.deadlines import first_chat
 from storage import repository as repo
 from storage.models import Appeal, ProcessedUpdate
 
@@ -196,7 +197,7 @@ class ProblemWatch:
     async def check_spikes(self) -> list[Spike]:
         """Alert the supervisors about every new spike; a pair alerted within the cooldown stays quiet."""
         settings = self.config.analytics.spikes
-        chat = _supervisors_chat(self.config)
+        chat = first_chat(self.config.supervisors)
         now = self.clock.now()
         alerted: list[Spike] = []
         async with self.db.transaction() as s:
@@ -235,15 +236,6 @@ def _name(lookup: Callable[[str], Any], code: str) -> str:
         return str(lookup(code).name)
     except KeyError:
         return code
-
-
-def _supervisors_chat(config: OtklikConfig) -> tuple[str, str] | None:
-    ref = config.supervisors
-    if ref.telegram_chat is not None:
-        return "tg", str(ref.telegram_chat)
-    if ref.vk_peer is not None:
-        return "vk", str(ref.vk_peer)
-    return None
 
 
 # ---- near-duplicates ------------------------------------------------------------------------------------

@@ -526,13 +526,13 @@ def answer_undeliverable(number: int, error: str) -> str:
             "Свяжитесь с заявителем другим способом, если это возможно.")
 
 
-def _by(who: str | None) -> str:
-    return f" (удалил: {esc(who)})" if who else ""
-
-
 def triage_card_undeliverable(number: int, error: str) -> str:
     return (f"⚠️ №{number} ждёт исполнителя, но его карточка <b>не доставлена</b> в чат разбора (ЦУР): "
             f"{esc(_delivery_error(error))}. Верните бота в чат разбора: там /open покажет очередь.")
+
+
+def _by(who: str | None) -> str:
+    return f" (удалил: {esc(who)})" if who else ""
 
 
 def bot_removed_from_account(account_name: str, account_code: str, who: str | None, waiting: int) -> str:
