@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import main as cli_main
@@ -418,12 +418,14 @@ def test_failures_of_a_schema_before_0006_count_by_their_last_attempt_and_keep_t
 ) -> None:
     """A database one revision behind (the package upgraded, the bot not yet restarted) still shows its
     outbox figures; the upgrade gives the old failures the time their last attempt was due."""
-    prepare(database_url, revision="0005_invites")
-    due = datetime.now(UTC) - timedelta(hours=2)
-    for n, hours in enumerate((2, 30)):
-        sql(database_url, "INSERT INTO outbox (platform, chat_id, purpose, payload, status, attempts, not_before, "
-                          f"created_at, error) VALUES ('tg', '1001', 'answer', '{{}}', 'failed', 1, "
-                          f"'{(due - timedelta(hours=hours - 2)).isoformat()}', '{due.isoformat()}', 'e{n}')")
+    async def fill(s: AsyncSession, now: datetime) -> None:  # only 0005's columns, stored as the model stores them
+        for n, hours in enumerate((2, 30)):
+            await s.execute(insert(OutboxMessage.__table__).values(
+                platform="tg", chat_id="1001", purpose="answer", payload={}, status="failed", attempts=1,
+                not_before=now - timedelta(hours=hours), created_at=now - timedelta(hours=hours), error=f"e{n}",
+            ))
+
+    prepare(database_url, fill, revision="0005_invites")
     monkeypatch.setenv("OTKLIK_DATABASE_URL", database_url)
     code, report = status_json(capsys)
     assert code == 1 and [p["code"] for p in report["problems"]] == ["schema_behind"]
