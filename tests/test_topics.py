@@ -113,6 +113,38 @@ def test_prediction_without_scikit_learn_matches_the_training_features() -> None
     assert np.allclose(expected[:300], model._scores(texts[:300], None), atol=1e-4)
 
 
+def test_the_lemma_character_block_joins_on_big_exports_only() -> None:
+    texts, labels = load_seed_examples()
+    seed_sized = TopicModel().fit(texts, labels)
+    assert [b.source for b in seed_sized._blocks] == ["folded", "lemmas"]  # 942 rows: below the default
+    model = TopicModel(TopicModelSettings(lemma_char_min_rows=len(texts))).fit(texts, labels)
+    assert [(b.analyzer, b.source) for b in model._blocks] == [("char_wb", "folded"), ("word", "lemmas"),
+                                                              ("char_wb", "lemmas")]
+    # The third block is in the numpy-only prediction exactly as in the training features.
+    expected = np.asarray(model._training_matrix(texts, None) @ model._weights) + model._intercept
+    assert np.allclose(expected[:300], model._scores(texts[:300], None), atol=1e-4)
+    assert len(model._weights) > len(seed_sized._weights)
+    off = TopicModel(TopicModelSettings(lemma_char_ngrams=None, lemma_char_min_rows=0)).fit(texts, labels)
+    assert len(off._blocks) == 2
+
+
+def test_a_model_file_from_before_block_sources_still_loads(tmp_path: Path, seed_model: TopicModel) -> None:
+    seed_model.save(tmp_path / "m")
+    path = tmp_path / "m" / MODEL_FILE
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    state = json.loads(bytes(arrays["state"]).decode("utf-8"))
+    for block in state["blocks"]:
+        del block["source"]  # what files of earlier versions hold
+    arrays["state"] = np.frombuffer(json.dumps(state, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+    with path.open("wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    old = TopicModel.load(path)
+    assert [b.source for b in old._blocks] == ["folded", "lemmas"]
+    texts = [t for t, _ in NEW_MESSAGES]
+    assert np.allclose(old.predict_proba(texts), seed_model.predict_proba(texts), atol=1e-6)
+
+
 @pytest.mark.parametrize("analyzer", ["char_wb", "char"])
 def test_light_ngrams_equal_scikit_learn(analyzer: str) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -302,6 +334,20 @@ def test_context_crosses_learn_a_district_specific_body(tmp_path: Path) -> None:
     probe = ["сломана скамейка", "автобус не пришел"]
     for district in ("Ленинский", "Кировский", ""):
         assert np.allclose(loaded.predict_proba(probe, [district] * 2), model.predict_proba(probe, [district] * 2))
+
+
+def test_context_crosses_beside_the_lemma_character_block() -> None:
+    texts, labels, contexts = _district_dependent_rows()
+    without = TopicModel(TopicModelSettings(min_df=1, lemma_char_min_rows=0)).fit(texts, labels, contexts)
+    assert len(without._blocks) == 2  # a model with a context leaves it out unless asked
+    model = TopicModel(TopicModelSettings(min_df=1, lemma_char_min_rows=0, lemma_char_with_context=True))
+    model.fit(texts, labels, contexts)
+    assert len(model._blocks) == 3 and model._cross_keys is not None and len(model._cross_keys)
+    # The crosses still find the lemma block's entries with a third block after it.
+    expected = np.asarray(model._training_matrix(texts, contexts) @ model._weights) + model._intercept
+    assert np.allclose(expected, model._scores(texts, contexts), atol=1e-4)
+    assert model.predict(["скамейка сломана"], ["Ленинский"])[0][0] == "Комитет по благоустройству"
+    assert model.predict(["скамейка сломана"], ["Кировский"])[0][0] == "Комитет по транспорту"
 
 
 def test_context_crosses_can_be_turned_off() -> None:
