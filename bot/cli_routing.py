@@ -54,6 +54,14 @@ def register(subparsers: Any) -> None:
                             "($OTKLIK_DATABASE_URL), as labelled examples (needs --out)")
     train.add_argument("--config", help="with --include-corrections: the config whose routing table tells "
                                         "what an operator's choice means (default: ./config.yaml or $OTKLIK_CONFIG)")
+    train.add_argument("--holdout", type=float, metavar="SHARE",
+                       help="first train on the rest and score a held-out share of the rows (e.g. 0.2): accuracy, "
+                            "per-label table, coverage by confidence, the threshold for --target-precision; then "
+                            "train on every row. The figures are kept in the model's model.json")
+    train.add_argument("--id-column", help="with --holdout: the column that picks the held-out rows by a hash "
+                                           "(default: id when the CSV has it, else the row number)")
+    train.add_argument("--target-precision", type=float, default=0.95,
+                       help="with --holdout: the precision whose confidence threshold to report (default 0.95)")
     train.set_defaults(func=cmd_train)
 
     predict = subparsers.add_parser(
@@ -114,13 +122,27 @@ def _fail(message: str) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from routing.training import DataError, rebuild_default_model_cache, train_csv, train_default_model
+    from routing.training import (
+        DataError,
+        read_table,
+        rebuild_default_model_cache,
+        train_csv,
+        train_default_model,
+    )
 
+    if args.holdout is not None and not 0 < args.holdout < 1:
+        return _fail(f"--holdout {args.holdout:g}: give the share of rows to hold out, between 0 and 1 (e.g. 0.2)")
+    if not 0 < args.target_precision <= 1:
+        return _fail("--target-precision must be in (0, 1], e.g. 0.95")
+    if args.id_column and args.holdout is None:
+        return _fail("--id-column goes with --holdout (it picks the held-out rows)")
     if args.include_corrections:
         return _train_with_corrections(args)
     if args.data is None:
         if args.label_column or args.context_column or args.detail_column:
             return _fail("--label-column/--context-column/--detail-column need --data (the CSV to learn from)")
+        if args.holdout is not None:
+            return _fail("--holdout needs --data (the seed examples are scored by benchmarks/yaroslavl_accuracy.py)")
         started = time.perf_counter()
         if args.out:
             model = train_default_model()
@@ -141,8 +163,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.out:
         return _fail("--out is required with --data (the folder to write the model to)")
     try:
+        if args.holdout is not None:
+            table = read_table(args.data, [args.text_column, args.label_column, args.context_column,
+                                           *args.detail_column])
+            check = _holdout_check(args, table, args.text_column, args.label_column, args.context_column)
         report = train_csv(args.data, args.text_column, args.label_column, args.out, args.context_column,
-                           detail_columns=args.detail_column)
+                           detail_columns=args.detail_column,
+                           metadata={"holdout": check.summary()} if args.holdout is not None else None)
+    except _Refused as exc:
+        return _fail(str(exc))
     except DataError as exc:
         return _fail(str(exc))
     except OSError as exc:
@@ -180,8 +209,12 @@ def _train_with_corrections(args: argparse.Namespace) -> int:
             text_column, label_column, context_column = args.text_column, args.label_column, args.context_column
         added = add_corrections(table, examples, text_column, label_column, context_column, place_names,
                                 account_names)
+        check = (_holdout_check(args, table, text_column, label_column, context_column)
+                 if args.holdout is not None else None)
         model, report = train_from_table(table, text_column, label_column, context_column,
                                          detail_columns=args.detail_column)
+        if check is not None:
+            model.metadata["holdout"] = check.summary()
     except _Refused as exc:
         return _fail(str(exc))
     except DataError as exc:
@@ -202,6 +235,30 @@ def _train_with_corrections(args: argparse.Namespace) -> int:
     print(f"trained on {report.rows_used} rows ({source} + {added.added} corrections), {report.classes} labels, "
           f"in {report.seconds:.1f} s -> {out}")
     return 0
+
+
+def _holdout_check(args: argparse.Namespace, table: Any, text_column: str, label_column: str,
+                   context_column: str | None) -> Any:
+    """Train on the rest, score the held-out share, print the figures (`--holdout`)."""
+    from routing.evaluation import format_report
+    from routing.training import check_on_holdout
+
+    id_column = args.id_column or ("id" if "id" in table.columns else None)
+    check = check_on_holdout(table, text_column, label_column, context_column, args.holdout, id_column,
+                             detail_columns=args.detail_column, target_precision=args.target_precision)
+    e = check.evaluation
+    for note in check.notes:
+        print(f"note: {note}", file=sys.stderr)
+    by = f"by a hash of {id_column!r}" if id_column else "by a hash of the row number"
+    print(f"held out {e.rows} rows ({check.share:.0%}, {by}); trained on the other {check.trained_rows} "
+          f"in {check.seconds:.1f} s:")
+    print(format_report(e, max_labels=30))
+    if e.target_threshold is not None:
+        key = "classifier.account_min_confidence" if context_column else "routing.min_confidence"
+        print(f"for precision >= {e.target_precision:.2f} set the threshold ({key} for a live model) to "
+              f"{e.target_threshold:.2f}: {e.target_coverage:.1%} of such appeals would be routed by it")
+    print()
+    return check
 
 
 def _correction_examples(

@@ -25,6 +25,7 @@ from routing.topics import FORMAT_VERSION, MODEL_FILE, TopicModel, TopicModelSet
 
 if TYPE_CHECKING:
     from routing.corrections import Example
+    from routing.evaluation import Evaluation
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +128,84 @@ def train_from_table(table: Table, text_column: str, label_column: str, context_
     return model, report
 
 
+HOLDOUT_SALT = "otklik-holdout"
+
+
+def holdout_split(table: Table, share: float, id_column: str | None) -> tuple[Table, Table]:
+    """(the rows to train on, the held-out rows): a row is held out by a hash of its id.
+
+    The same id always falls on the same side, whatever the file's order or other rows, so a
+    re-export with new rows keeps the old rows' sides. Without an id column, the row number.
+    """
+    if not 0 < share < 1:
+        raise DataError(f"the held-out share must be between 0 and 1, not {share}")
+    if id_column is not None and id_column not in table.columns:
+        raise DataError(f"no column {id_column!r} to split the rows by; the header has: {', '.join(table.columns)}")
+    kept: list[dict[str, str]] = []
+    held: list[dict[str, str]] = []
+    for n, row in enumerate(table.rows):
+        key = row.get(id_column, "").strip() if id_column else ""
+        digest = hashlib.sha256(f"{HOLDOUT_SALT}:{key or n}".encode()).digest()
+        (held if int.from_bytes(digest[:8], "big") / 2**64 < share else kept).append(row)
+    return Table(table.columns, kept), Table(table.columns, held)
+
+
+@dataclass
+class HoldoutCheck:
+    """How a model trained on the rest did on the held-out rows."""
+
+    share: float
+    trained_rows: int
+    evaluation: Evaluation
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        """What the saved model's metadata keeps of the check."""
+        e = self.evaluation
+        return {"share": self.share, "rows": e.rows, "trained_rows": self.trained_rows,
+                "accuracy": round(e.accuracy, 4), "macro_f1": round(e.macro_f1, 4),
+                "target_precision": e.target_precision,
+                "threshold_at_target": None if e.target_threshold is None else round(e.target_threshold, 4),
+                "coverage_at_target": round(e.target_coverage, 4)}
+
+
+def check_on_holdout(table: Table, text_column: str, label_column: str, context_column: str | None,
+                     share: float, id_column: str | None, settings: TopicModelSettings | None = None,
+                     detail_columns: Sequence[str] = (), target_precision: float = 0.95) -> HoldoutCheck:
+    """Train on the rows outside a held-out share and score the held-out ones (`otklik train --holdout`)."""
+    from routing.evaluation import evaluate
+
+    started = time.perf_counter()
+    kept, held = holdout_split(table, share, id_column)
+    held_rows = [r for r in held.rows if r.get(text_column, "").strip() and r.get(label_column, "").strip()]
+    if not held_rows:
+        raise DataError(f"no labelled rows fell into the held-out {share:.0%}; give a larger --holdout")
+    model, report = train_from_table(kept, text_column, label_column, context_column, settings, detail_columns)
+    truth, predicted, confidence = [], [], []
+    for row, label, conf in predict_rows(model, held_rows, text_column, context_column):
+        truth.append(row[label_column].strip())
+        predicted.append(label)
+        confidence.append(conf)
+    check = HoldoutCheck(share, report.rows_used, evaluate(truth, predicted, confidence,
+                                                           target_precision=target_precision),
+                         time.perf_counter() - started)
+    unseen = sorted(set(truth) - set(model.classes))
+    if unseen:
+        rows = sum(1 for t in truth if t in unseen)
+        check.notes.append(f"{len(unseen)} labels ({rows} held-out rows) occur only in the held-out part: "
+                           "the model trained on the rest could not predict them")
+    return check
+
+
 def train_csv(path: str | Path, text_column: str, label_column: str, out_dir: str | Path,
               context_column: str | None = None, settings: TopicModelSettings | None = None,
-              detail_columns: Sequence[str] = ()) -> TrainReport:
+              detail_columns: Sequence[str] = (), metadata: dict[str, object] | None = None) -> TrainReport:
+    """`metadata`: more to keep in the model's model.json (`otklik train --holdout` keeps its figures)."""
     table = read_table(path, [text_column, label_column, context_column, *detail_columns])
     model, report = train_from_table(table, text_column, label_column, context_column, settings, detail_columns)
     model.metadata["source"] = Path(path).name
+    model.metadata.update(metadata or {})
     report.out_dir = model.save(out_dir)
     return report
 

@@ -424,3 +424,74 @@ def test_metrics_on_a_hand_worked_example() -> None:
     assert coverage_at_precision([False, True], [0.9, 0.5], 0.95) == (0.0, 1.0)
     # equal confidences cannot be split by a threshold
     assert coverage_at_precision([True, False, True], [0.9, 0.9, 0.5], 0.9) == (0.0, 1.0)
+
+
+def _noisy_history(n: int) -> list[dict[str, str]]:
+    rows = synthetic_rows(n, seed=3, noise=0.4)
+    for row in rows:
+        row["id"] = f"A-{int(row['id']) * 7 + 1000}"  # ids as an export writes them, not row numbers
+    return rows
+
+
+def test_train_holdout_scores_held_out_rows_then_trains_on_all(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from routing.training import holdout_split, read_table
+
+    rows = _noisy_history(240)
+    data = write_csv(tmp_path / "history.csv", rows)
+    capsys.readouterr()
+    assert main(["train", "--data", str(data), "--label-column", "label", "--holdout", "0.25",
+                 "--out", str(tmp_path / "model")]) == 0
+    printed = capsys.readouterr().out
+    # The same figures by hand: train on the rows the split keeps, predict the held-out ones.
+    kept, held = holdout_split(read_table(data, ["text", "label"]), 0.25, "id")
+    assert 30 < len(held.rows) < 90 and len(kept.rows) + len(held.rows) == 240
+    assert main(["train", "--data", str(write_csv(tmp_path / "kept.csv", kept.rows)), "--label-column", "label",
+                 "--out", str(tmp_path / "kept_model")]) == 0
+    assert main(["predict", "--model", str(tmp_path / "kept_model"), "--data",
+                 str(write_csv(tmp_path / "held.csv", held.rows)), "--out", str(tmp_path / "held_pred.csv")]) == 0
+    expected = by_hand(tmp_path / "held_pred.csv")
+    assert 0.5 < expected["accuracy"] < 1  # the noise makes mistakes: the figure means something
+    assert f"held out {len(held.rows)} rows (25%, by a hash of 'id'); trained on the other {len(kept.rows)}" in printed
+    assert f"accuracy: {expected['accuracy']:.4f}" in printed
+    assert "at precision >= 0.95" in printed
+    meta = json.loads((tmp_path / "model" / "model.json").read_text(encoding="utf-8"))
+    assert meta["trained_on"] == 240  # the saved model learnt from every row
+    assert meta["holdout"]["rows"] == len(held.rows) and meta["holdout"]["trained_rows"] == len(kept.rows)
+    assert meta["holdout"]["accuracy"] == round(expected["accuracy"], 4)
+    assert meta["holdout"]["macro_f1"] == round(expected["macro_f1"], 4)
+
+
+def test_holdout_sides_follow_the_id_not_the_file() -> None:
+    from routing.training import Table, holdout_split
+
+    rows = _noisy_history(300)
+    _, held = holdout_split(Table(["id", "text", "label"], rows), 0.2, "id")
+    shuffled = rows[::-1][:200]  # another export: other order, fewer rows
+    _, held_again = holdout_split(Table(["id", "text", "label"], shuffled), 0.2, "id")
+    ids = {r["id"] for r in shuffled}
+    assert {r["id"] for r in held_again.rows} == {r["id"] for r in held.rows} & ids
+    by_number, _ = holdout_split(Table(["text", "label"], rows), 0.2, None)  # no id column: the row number
+    assert 200 < len(by_number.rows) < 280
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--holdout", "1.5"], "between 0 and 1"),
+    (["--holdout", "0"], "between 0 and 1"),
+    (["--holdout", "0.2", "--id-column", "nope"], "no column 'nope' to split the rows by"),
+    (["--id-column", "id"], "--id-column goes with --holdout"),
+    (["--holdout", "0.2", "--target-precision", "2"], "--target-precision must be in (0, 1]"),
+])
+def test_train_holdout_refuses_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           extra: list[str], message: str) -> None:
+    data = write_csv(tmp_path / "history.csv", _noisy_history(60))
+    capsys.readouterr()
+    assert main(["train", "--data", str(data), "--label-column", "label", "--out", str(tmp_path / "m"),
+                 *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()  # refused before anything was written
+
+
+def test_train_holdout_needs_data(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--holdout", "0.2"]) == 2
+    assert "--holdout needs --data" in capsys.readouterr().err

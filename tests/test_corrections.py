@@ -192,6 +192,17 @@ async def test_train_include_corrections_with_a_csv(
         "--text-column", "message", "--label-column", "topic", "--out", str(tmp_path / "m")])
     assert code == 0
     assert f"trained on {len(seed_texts) + 2} rows" in capsys.readouterr().out
+    # --holdout scores the CSV with the corrections in it (no id column: by row number), then trains on all
+    code = await asyncio.to_thread(_run, [
+        "train", "--include-corrections", "--config", str(ROOT / "config.yaml"), "--data", str(history),
+        "--text-column", "message", "--label-column", "topic", "--holdout", "0.2", "--out", str(tmp_path / "h")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "by a hash of the row number" in printed and f"trained on {len(seed_texts) + 2} rows" in printed
+    from routing.topics import TopicModel
+
+    held = TopicModel.load(tmp_path / "h").metadata["holdout"]
+    assert held["rows"] + held["trained_rows"] == len(seed_texts) + 2 and 0.5 < held["accuracy"] <= 1
 
 
 def test_include_corrections_refuses_without_out_or_a_database(
