@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
@@ -12,26 +11,18 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
+from handlers.buttons import APPEAL_BUTTONS, appeal_use_case
 from handlers.telegram.convert import parse_action, to_action, to_inbound
 from handlers.telegram.invites import on_unknown_group
 from routing import texts
 from routing.desk import AppealDesk
-from routing.inbound import ActionResult, InboundAction
+from routing.inbound import InboundAction
 
 if TYPE_CHECKING:
     from bot.supervision import SupervisorDesk
 
 log = logging.getLogger(__name__)
 GROUPS = ("group", "supergroup")
-# the buttons under a card (and under a held answer) that act on one appeal: «verb:<appeal id>»
-# (the AppealDesk method that handles each)
-APPEAL_BUTTONS = {
-    "take": "take",
-    "reject": "reject",
-    "interim": "interim",
-    "qsend": "send_held_answer",  # a held answer (a possible отписка) sent as it is
-    "qredo": "rewrite_answer",
-}
 APPEAL_BUTTON = rf"^({'|'.join(APPEAL_BUTTONS)}):"
 
 
@@ -120,8 +111,7 @@ def staff_router(membership: MembershipCheck) -> Router:
         verb = (query.data or "").split(":", 1)[0]
         press = await pressed(query, bot, verb, 1)
         if press is not None:
-            use_case: Callable[[InboundAction, int], Awaitable[ActionResult]] = getattr(desk, APPEAL_BUTTONS[verb])
-            result = await use_case(press[0], int(press[1][0]))
+            result = await appeal_use_case(desk, verb)(press[0], int(press[1][0]))
             await query.answer(result.toast, show_alert=result.alert)
 
     @router.callback_query(F.data.startswith("route:"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from handlers.buttons import APPEAL_BUTTONS, appeal_use_case
 from handlers.vk.convert import PLATFORM, parse_action
 from routing import texts
 from routing.desk import AppealDesk
@@ -63,14 +64,13 @@ def invite_code_of(text: str) -> str | None:
 
 
 async def on_press(desk: AppealDesk, action: InboundAction) -> str | None:
-    """A callback button under a card or a triage card; returns the snackbar text."""
+    """A callback button under a card, a held answer or a triage card; returns the snackbar text."""
     verb = action.action.split(":", 1)[0]
-    if verb in ("take", "reject", "interim"):
+    if verb in APPEAL_BUTTONS:
         parsed = parse_action(action.action, verb, 1)
         if parsed is None:
             return texts.STALE_BUTTON
-        use_case = {"take": desk.take, "reject": desk.reject, "interim": desk.interim}[verb]
-        return (await use_case(action, int(parsed[0]))).toast
+        return (await appeal_use_case(desk, verb)(action, int(parsed[0]))).toast
     route = parse_action(action.action, "route", 2)
     if route is not None:
         return (await desk.route_from_triage(action, int(route[0]), route[1])).toast

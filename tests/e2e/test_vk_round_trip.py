@@ -346,3 +346,36 @@ async def test_supervisors_commands_reach_the_supervision_desk_from_vk(vk_stand:
     vk.user_sends(VK_ACCOUNT_PEER, VK_OFFICIAL, "/rating 2026-11")
     refusal = await stand.vk_wait(VK_ACCOUNT_PEER)
     assert "кураторов" in refusal["text"]  # charts are for the supervisors' chat only
+
+
+OTPISKA = "Ваше обращение рассмотрено. Информация принята к сведению, вопрос находится на контроле."
+
+
+async def test_a_held_answer_in_a_vk_chat_is_sent_anyway_or_rewritten(vk_stand: Stand) -> None:
+    # the answer check holds an отписка with two buttons; VK's chat must be able to press them too
+    stand, vk = vk_stand, vk_stand.vk_side
+    stand.citizen_says(LIGHTS)
+    stand.citizen_says("/new")
+    stand.citizen_says("В Угличе на улице Ленина не горят фонари во дворе")
+    cards = [await stand.vk_wait(VK_ACCOUNT_PEER, f"№{n}") for n in (1, 2)]
+
+    vk.user_sends(VK_ACCOUNT_PEER, VK_OFFICIAL, OTPISKA, reply_to=cards[0]["conversation_message_id"])
+    hold = await stand.vk_wait(VK_ACCOUNT_PEER, "пока не отправлен")
+    assert vk_buttons(hold) == ["Отправить как есть", "Переписать"]
+    pressed = stand.vk_press(VK_ACCOUNT_PEER, hold, "qsend:", user=VK_OFFICIAL)
+    answer = await stand.wait(CITIZEN, "Ответ по обращению №1")
+    assert "принята к сведению" in body(answer)
+    assert "действует" not in (await vk.wait_for(lambda: vk.event_answers.get(pressed)))["text"]
+
+    vk.user_sends(VK_ACCOUNT_PEER, VK_OFFICIAL, OTPISKA, reply_to=cards[1]["conversation_message_id"])
+    hold = await stand.vk_wait(VK_ACCOUNT_PEER, "№2: ответ пока не отправлен")
+    stand.vk_press(VK_ACCOUNT_PEER, hold, "qredo:", user=VK_OFFICIAL)
+    await vk.wait_for(lambda: "Напишите новый" in vk.current(VK_ACCOUNT_PEER, hold["conversation_message_id"])["text"])
+    vk.user_sends(VK_ACCOUNT_PEER, VK_OFFICIAL, "Фонари на Ленина заменим в четверг, заявка подрядчику № 55.",
+                  reply_to=hold["conversation_message_id"])
+    second = await stand.wait(CITIZEN, "Ответ по обращению №2")
+    assert "в четверг" in body(second) and "принята к сведению" not in body(second)
+    appeals = {a.id: a for a in await stand.appeals()}
+    assert appeals[1].answer_flag == "sent_flagged" and appeals[2].answer_flag is None
+    assert appeals[1].status == appeals[2].status == Status.ANSWERED
+

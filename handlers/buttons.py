@@ -1,0 +1,22 @@
+"""The buttons under a card (and under a held answer) that act on one appeal, «verb:<appeal id>»:
+one table for both platforms' handlers, so a button the desk shows works wherever the chat is."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from routing.desk import AppealDesk
+from routing.inbound import ActionResult, InboundAction
+
+# verb -> the AppealDesk method that handles it
+APPEAL_BUTTONS = {
+    "take": "take",
+    "reject": "reject",
+    "interim": "interim",
+    "qsend": "send_held_answer",  # a held answer (a possible отписка) sent as it is
+    "qredo": "rewrite_answer",
+}
+
+
+def appeal_use_case(desk: AppealDesk, verb: str) -> Callable[[InboundAction, int], Awaitable[ActionResult]]:
+    use_case: Callable[[InboundAction, int], Awaitable[ActionResult]] = getattr(desk, APPEAL_BUTTONS[verb])
+    return use_case
