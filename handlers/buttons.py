@@ -20,3 +20,11 @@ APPEAL_BUTTONS = {
 def appeal_use_case(desk: AppealDesk, verb: str) -> Callable[[InboundAction, int], Awaitable[ActionResult]]:
     use_case: Callable[[InboundAction, int], Awaitable[ActionResult]] = getattr(desk, APPEAL_BUTTONS[verb])
     return use_case
+
+# «rate:<appeal id>:<verdict>» under an answer: verdict -> (solved, partly)
+RATINGS = {"yes": (True, False), "part": (False, True), "no": (False, False)}
+
+
+async def rate_appeal(desk: AppealDesk, action: InboundAction, appeal_id: int, verdict: str) -> ActionResult:
+    solved, partly = RATINGS[verdict]
+    return await desk.rate(action, appeal_id, solved, partly=partly)

@@ -5,6 +5,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
+from handlers.buttons import RATINGS, rate_appeal
 from handlers.telegram.convert import parse_action, to_action, to_inbound
 from routing import texts
 from routing.desk import AppealDesk
@@ -62,10 +63,10 @@ def citizen_router() -> Router:
     async def rate(query: CallbackQuery, desk: AppealDesk) -> None:
         action = to_action(query)
         parsed = parse_action(query.data or "", "rate", 2)
-        if action is None or parsed is None or parsed[1] not in ("yes", "part", "no"):
+        if action is None or parsed is None or parsed[1] not in RATINGS:
             await query.answer(texts.STALE_BUTTON)
             return
-        result = await desk.rate(action, int(parsed[0]), parsed[1] == "yes", partly=parsed[1] == "part")
+        result = await rate_appeal(desk, action, int(parsed[0]), parsed[1])
         await query.answer(result.toast, show_alert=result.alert)
 
     @router.callback_query(F.data.in_({"forget:yes", "forget:no"}))

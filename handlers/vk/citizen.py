@@ -1,6 +1,7 @@
 """Citizens' private dialogs with the community."""
 from __future__ import annotations
 
+from handlers.buttons import RATINGS, rate_appeal
 from handlers.vk.convert import parse_action
 from routing import texts
 from routing.desk import AppealDesk
@@ -27,9 +28,9 @@ async def on_press(desk: AppealDesk, action: InboundAction) -> str | None:
     place = parse_action(action.action, "place", 2)
     if place is not None:
         return (await desk.choose_municipality(action, int(place[0]), place[1])).toast
-    rate = parse_action(action.action, "rate", 2)
-    if rate is not None and rate[1] in ("yes", "no"):
-        return (await desk.rate(action, int(rate[0]), rate[1] == "yes")).toast
+    rating = parse_action(action.action, "rate", 2)
+    if rating is not None and rating[1] in RATINGS:
+        return (await rate_appeal(desk, action, int(rating[0]), rating[1])).toast
     if action.action in ("forget:yes", "forget:no"):
         return (await desk.privacy.confirm(action, action.action == "forget:yes")).toast
     return texts.STALE_BUTTON

@@ -379,3 +379,25 @@ async def test_a_held_answer_in_a_vk_chat_is_sent_anyway_or_rewritten(vk_stand: 
     assert appeals[1].answer_flag == "sent_flagged" and appeals[2].answer_flag is None
     assert appeals[1].status == appeals[2].status == Status.ANSWERED
 
+
+
+@pytest.mark.parametrize(("verdict", "status", "rating", "told"), [
+    ("part", Status.RESOLVED, "partly", "решена частично"),
+    ("no", Status.REOPENED, "not_solved", "не решена"),
+])
+async def test_every_rating_button_works_for_a_vk_citizen(vk_stand: Stand, verdict: str, status: str,
+                                                         rating: str, told: str) -> None:
+    stand, vk = vk_stand, vk_stand.vk_side
+    stand.vk_citizen_says(POTHOLE)
+    number = appeal_number(await stand.vk_wait(VK_CITIZEN, "принято"))
+    chat = stand.chat("adm_rybinsk")
+    card = await stand.wait(chat, f"№{number}")
+    stand.official_replies(chat, card["message_id"], "Яму заделаем до пятницы, бригада выехала.")
+    answer = await stand.vk_wait(VK_CITIZEN, "Ответ по обращению")
+    assert vk_buttons(answer) == ["Решено", "Частично", "Не решено"]
+    pressed = stand.vk_press(VK_CITIZEN, answer, f"rate:{number}:{verdict}", user=VK_CITIZEN)
+    snackbar = await vk.wait_for(lambda: vk.event_answers.get(pressed))
+    assert snackbar["text"] != "Эта кнопка уже не действует"
+    await stand.wait(chat, told)
+    [appeal] = await stand.appeals()
+    assert appeal.status == status and appeal.rating == rating
