@@ -4,6 +4,7 @@ everything that must be said as a consequence. Nothing here knows aiogram or vk_
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -620,6 +621,50 @@ class AppealDesk:
                 if len(appeals) > 50:
                     body += f"\n… и ещё {len(appeals) - 50}"
             repo.enqueue(s, msg.platform, msg.chat_id, "open_list", _text(body), now=now)
+        self.notify()
+
+    async def show_card(self, msg: InboundMessage) -> None:
+        """`/card N` in a staff chat: the appeal's card again, at the bottom of the chat, when the first
+        one has scrolled far up. In the account's chat it is a live card — its buttons act, a reply to it
+        answers, and later status changes are shown on it. The triage chat gets the triage card of an
+        appeal waiting there, and a status line of any other; the supervisors' chat a status line."""
+        role = self.chat_role(msg.platform, msg.chat_id)
+        if role.kind not in ("account", "triage", "supervisors", "escalation"):
+            return
+        number = card_number(msg.text)
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, msg.platform, msg.key, now):
+                return
+            appeal = await s.get(Appeal, number) if number is not None else None
+            if number is None:
+                body = texts.CARD_USAGE
+            elif role.kind == "account":
+                assert role.account is not None
+                if appeal is None or appeal.account_code != role.account.code:
+                    body = texts.CARD_NOT_HERE.format(number=number)  # whether it exists is not this chat's business
+                else:
+                    citizen = await s.get(Citizen, appeal.citizen_id)
+                    assert citizen is not None
+                    repo.enqueue(
+                        s, msg.platform, msg.chat_id, "card",
+                        _text(await self._card_text(s, appeal, citizen, None), keyboard=self._card_keyboard(appeal)),
+                        appeal_id=appeal.id, link_role="card", now=now,
+                    )
+                    self._attach_media(s, appeal, msg.platform, msg.chat_id)
+                    body = None
+            elif appeal is None:
+                body = texts.CARD_NOT_FOUND.format(number=number)
+            elif role.kind == "triage" and appeal.status == Status.TRIAGE:
+                citizen = await s.get(Citizen, appeal.citizen_id)
+                assert citizen is not None
+                await self._send_triage_card(s, appeal, citizen, None)
+                body = None
+            else:
+                account = self.config.account(appeal.account_code).name if appeal.account_code else None
+                body = texts.card_status(self._appeal_line(appeal, for_staff=True), account)
+            if body is not None:
+                repo.enqueue(s, msg.platform, msg.chat_id, "card_reply", _text(body, reply_to=msg.message_id), now=now)
         self.notify()
 
     # --- delivery that failed -------------------------------------------------------------------
@@ -1499,6 +1544,15 @@ URGENT_NOTE = (
 # past a client's refusal to send an empty message
 _INVISIBLE = frozenset("\u2800\u3164\u115f\u1160\uffa0")
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Mn", "Me", "Zs", "Zl", "Zp"})
+
+
+_CARD_NUMBER_RE = re.compile(r"^/card(?:@\S+)?\s+(?:№|#|n|no\.?)?\s*(\d{1,9})\b", re.IGNORECASE)
+
+
+def card_number(text: str) -> int | None:
+    """The appeal number in «/card 12» (also «/card №12», «/card@bot 12»); None when there is none."""
+    found = _CARD_NUMBER_RE.match(text.strip())
+    return int(found.group(1)) if found else None
 
 
 def visible_text(text: str) -> str:

@@ -178,8 +178,16 @@ TOAST_TAKEN = "Взято в работу"
 TOAST_REJECT = "Укажите причину ответом на сообщение бота"
 TOAST_ROUTED = "Направлено"
 OPEN_EMPTY = "Открытых обращений нет."
+CARD_USAGE = "Укажите номер обращения: /card 123 — бот пришлёт его карточку ещё раз, внизу чата."
+CARD_NOT_HERE = "Обращение №{number} не относится к этому чату."
+CARD_NOT_FOUND = "Обращения №{number} нет."
 OPEN_HEADER = "Открытые обращения ({count}), первыми — с ближайшим сроком:"
 TRIAGE_HEADER = "Ждут выбора исполнителя ({count}):"
+
+
+def card_status(line: str, account: str | None) -> str:
+    """`/card N` in the triage or supervisors' chat for an appeal that is not waiting there."""
+    return f"{line}\nИсполнитель: {esc(account)}" if account else line
 
 
 def triage_hints(categories: list[tuple[str, float]], places: list[tuple[str, float]]) -> str:
@@ -461,7 +469,8 @@ PERIOD_ERROR = "Не понял период: {detail}. Примеры: /rating 
 
 INVITE_BOUND = (
     "✅ Чат подключён к «{account}». Сюда будут приходить обращения жителей. "
-    "Чтобы ответить, ответьте (reply) на карточку обращения; /open — открытые обращения."
+    "Чтобы ответить, ответьте (reply) на карточку обращения; /open — открытые обращения, "
+    "/card N — карточка обращения №N ещё раз."
 )
 INVITE_ALREADY = "Этот чат уже подключён к «{account}». Код не израсходован."
 INVITE_CHAT_TAKEN = "Этот чат уже используется ботом для другой роли — код не применён."

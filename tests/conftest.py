@@ -263,6 +263,11 @@ def vk_config(config: OtklikConfig, group_id: int) -> OtklikConfig:
     return config.model_copy(update={"vk": VkSettings(group_id=group_id), "accounts": accounts})
 
 
+def buttons(message: dict) -> list[str]:
+    """The labels of a Telegram message's inline buttons, row by row."""
+    return [b["text"] for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+
+
 def vk_buttons(message: dict) -> list[str]:
     return [b["action"]["label"] for row in (message.get("keyboard") or {}).get("buttons", []) for b in row]
 

@@ -47,6 +47,8 @@ async def on_message(
         return
     if command == "open":
         await desk.open_list(inbound)
+    elif command == "card":
+        await desk.show_card(inbound)
     elif command == "overdue":
         await desk.deadlines.overdue_list(inbound)
     elif inbound.reply_to is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from routing.lifecycle import Status
-from tests.conftest import CITIZEN, CITIZEN2, OFFICIAL, OPERATOR, Stand, appeal_number, body
+from tests.conftest import CITIZEN, CITIZEN2, OFFICIAL, OPERATOR, Stand, appeal_number, body, buttons
 
 POTHOLE = "В Рыбинске на улице Крестовой, дом 12 огромная яма на дороге"
 OTPISKA = "Ваше обращение рассмотрено. Информация принята к сведению, вопрос находится на контроле."
@@ -18,10 +18,6 @@ def supervisors(stand: Stand) -> int:
     chat = stand.config.supervisors.telegram_chat
     assert chat is not None
     return chat
-
-
-def buttons(message: dict) -> list[str]:
-    return [b["text"] for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
 
 
 async def _appeal(stand: Stand, user: int = CITIZEN, text: str = POTHOLE, count: int = 1) -> tuple[int, dict]:

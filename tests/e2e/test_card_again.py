@@ -1,0 +1,91 @@
+"""`/card N` in a staff chat: the appeal's card again, at the bottom of the chat (the first one has
+scrolled far up in a busy group). Real aiogram and vk-api clients against the stand-ins."""
+from __future__ import annotations
+
+from routing.lifecycle import Status
+from tests.conftest import (
+    CITIZEN,
+    OFFICIAL,
+    OPERATOR,
+    VK_ACCOUNT_PEER,
+    VK_OFFICIAL,
+    Stand,
+    appeal_number,
+    body,
+    buttons,
+    vk_buttons,
+)
+from tests.e2e.test_trained_router import MIDWIFE
+
+POTHOLE = "В Рыбинске на улице Крестовой огромная яма на дороге, машины бьют колёса"
+LIGHTS = "В Угличе не работает уличное освещение на улице Ярославской"
+
+
+async def test_the_card_again_is_a_live_card(stand: Stand) -> None:
+    stand.citizen_says(POTHOLE)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    chat = stand.chat("adm_rybinsk")
+    first = await stand.wait(chat, f"№{number}")
+    stand.tg.user_sends(chat, OFFICIAL, f"/card {number}")
+    again = await stand.wait(chat, f"№{number}", count=2)
+    assert again["message_id"] != first["message_id"]
+    assert POTHOLE in body(again) and buttons(again) == ["Взять в работу", "Не наша компетенция"]
+
+    stand.press(chat, again, "take:", user=OFFICIAL)  # its buttons act
+    await stand.wait(CITIZEN, "взято в работу")
+    await stand.tg.wait_for(lambda: buttons(stand.current(chat, again["message_id"]))[0] == "Промежуточный ответ")
+    stand.official_replies(chat, again["message_id"], "Яму на Крестовой заделаем до пятницы.")  # a reply answers
+    answer = await stand.wait(CITIZEN, "Ответ по обращению")
+    assert "до пятницы" in body(answer)
+    # status changes are shown on the newest card
+    await stand.tg.wait_for(lambda: "ответ отправлен" in body(stand.current(chat, again["message_id"])))
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.ANSWERED
+
+
+async def test_another_chats_appeal_and_a_missing_number_are_refused(stand: Stand) -> None:
+    stand.citizen_says(POTHOLE)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    await stand.wait(stand.chat("adm_rybinsk"), f"№{number}")
+    other = stand.chat("adm_uglichsky")
+    stand.tg.user_sends(other, OFFICIAL, f"/card {number}")
+    await stand.wait(other, f"Обращение №{number} не относится к этому чату")
+    stand.tg.user_sends(other, OFFICIAL, "/card 999")  # one that does not exist: told the same, nothing leaks
+    await stand.wait(other, "Обращение №999 не относится к этому чату")
+    stand.tg.user_sends(other, OFFICIAL, "/card")
+    await stand.wait(other, "Укажите номер обращения: /card 123")
+    assert not any(f"№{number}\n" in body(m) for m in stand.tg.bot_messages(other))
+
+
+async def test_the_triage_chat_gets_a_waiting_appeals_triage_card_or_a_status_line(stand: Stand) -> None:
+    stand.citizen_says(MIDWIFE)  # the router is unsure: it waits in triage
+    waiting = appeal_number(await stand.wait(CITIZEN, "принято"))
+    await stand.wait(stand.triage, f"№{waiting}")
+    stand.tg.user_sends(stand.triage, OPERATOR, f"/card №{waiting}")
+    again = await stand.wait(stand.triage, f"№{waiting}", count=2)
+    assert any(b for b in buttons(again))
+    stand.press(stand.triage, again, f"route:{waiting}:gas_operator", user=OPERATOR)
+    await stand.wait(stand.chat("gas_operator"), f"№{waiting}")
+
+    stand.tg.user_sends(stand.triage, OPERATOR, f"/card {waiting}")  # routed now: where it is
+    line = await stand.wait(stand.triage, "Исполнитель:")
+    assert f"№{waiting}" in body(line) and stand.config.account("gas_operator").name in body(line)
+    stand.tg.user_sends(stand.triage, OPERATOR, "/card 999")
+    await stand.wait(stand.triage, "Обращения №999 нет")
+
+
+async def test_card_again_in_a_vk_chat(vk_stand: Stand) -> None:
+    stand, vk = vk_stand, vk_stand.vk_side
+    stand.citizen_says(LIGHTS)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    first = await stand.vk_wait(VK_ACCOUNT_PEER, f"№{number}")
+    vk.user_sends(VK_ACCOUNT_PEER, VK_OFFICIAL, f"/card {number}")
+    await vk.wait_for(lambda: len([m for m in vk.bot_messages(VK_ACCOUNT_PEER) if f"№{number}\n" in m["text"]]) == 2)
+    again = [m for m in vk.bot_messages(VK_ACCOUNT_PEER) if f"№{number}\n" in m["text"]][-1]
+    assert again["conversation_message_id"] != first["conversation_message_id"]
+    assert vk_buttons(again) == ["Взять в работу", "Не наша компетенция"]
+    await stand.idle()
+    vk.user_sends(VK_ACCOUNT_PEER, VK_OFFICIAL, "Фонари на Ярославской починим завтра.",
+                  reply_to=again["conversation_message_id"])
+    answer = await stand.wait(CITIZEN, "Ответ по обращению")
+    assert "починим завтра" in body(answer)
