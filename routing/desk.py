@@ -623,6 +623,21 @@ class AppealDesk:
             repo.enqueue(s, msg.platform, msg.chat_id, "open_list", _text(body), now=now)
         self.notify()
 
+    async def staff_help(self, msg: InboundMessage) -> None:
+        """/help in a staff chat: what this chat can do (the citizens' /help is another text)."""
+        role = self.chat_role(msg.platform, msg.chat_id)
+        kind = role.kind
+        if kind not in texts.STAFF_HELP:
+            return
+        name = role.account.name if role.account is not None else ""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, msg.platform, msg.key, now):
+                return
+            repo.enqueue(s, msg.platform, msg.chat_id, "staff_help",
+                         _text(texts.STAFF_HELP[kind].format(account=texts.esc(name))), now=now)
+        self.notify()
+
     async def show_card(self, msg: InboundMessage) -> None:
         """`/card N` in a staff chat: the appeal's card again, at the bottom of the chat, when the first
         one has scrolled far up. In the account's chat it is a live card — its buttons act, a reply to it

@@ -60,6 +60,10 @@ def staff_router(membership: MembershipCheck) -> Router:
     async def open_list(message: Message, desk: AppealDesk) -> None:
         await desk.open_list(to_inbound(message))
 
+    @router.message(Command("help"))
+    async def help_(message: Message, desk: AppealDesk) -> None:
+        await desk.staff_help(to_inbound(message))
+
     @router.message(Command("card"))
     async def card_again(message: Message, desk: AppealDesk) -> None:
         await desk.show_card(to_inbound(message))

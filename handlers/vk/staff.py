@@ -49,6 +49,8 @@ async def on_message(
         await desk.open_list(inbound)
     elif command == "card":
         await desk.show_card(inbound)
+    elif command == "help":
+        await desk.staff_help(inbound)
     elif command == "overdue":
         await desk.deadlines.overdue_list(inbound)
     elif inbound.reply_to is not None:

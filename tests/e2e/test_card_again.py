@@ -1,5 +1,6 @@
-"""`/card N` in a staff chat: the appeal's card again, at the bottom of the chat (the first one has
-scrolled far up in a busy group). Real aiogram and vk-api clients against the stand-ins."""
+"""Staff chats' own commands: `/card N`, the appeal's card again at the bottom of the chat (the first
+one has scrolled far up in a busy group), and `/help`, what this chat can do. Real aiogram and vk-api
+clients against the stand-ins."""
 from __future__ import annotations
 
 from routing.lifecycle import Status
@@ -89,3 +90,29 @@ async def test_card_again_in_a_vk_chat(vk_stand: Stand) -> None:
                   reply_to=again["conversation_message_id"])
     answer = await stand.wait(CITIZEN, "Ответ по обращению")
     assert "починим завтра" in body(answer)
+
+
+async def test_help_in_each_staff_chat_says_what_that_chat_can_do(stand: Stand) -> None:
+    chat = stand.chat("adm_rybinsk")
+    stand.tg.user_sends(chat, OFFICIAL, "/help")
+    account = await stand.wait(chat, "Сюда приходят обращения жителей")
+    assert stand.config.account("adm_rybinsk").name in body(account)
+    assert "/open" in body(account) and "/card N" in body(account) and "/rating" not in body(account)
+    stand.tg.user_sends(stand.triage, OPERATOR, "/help")
+    triage = await stand.wait(stand.triage, "чат разбора")
+    assert "/card N" in body(triage) and "/overdue" not in body(triage)
+    supervisors = stand.config.supervisors.telegram_chat
+    assert supervisors is not None
+    stand.tg.user_sends(supervisors, OPERATOR, "/help")
+    charts = await stand.wait(supervisors, "Чат руководителей")
+    assert all(c in body(charts) for c in ("/rating", "/problems", "/routing", "/overdue"))
+    # the citizens' /help is another text, and no staff chat got it
+    assert not any("Напишите, что случилось" in body(m) for c in (chat, stand.triage, supervisors)
+                   for m in stand.tg.bot_messages(c))
+
+
+async def test_help_in_a_vk_staff_chat(vk_stand: Stand) -> None:
+    stand, vk = vk_stand, vk_stand.vk_side
+    vk.user_sends(VK_ACCOUNT_PEER, VK_OFFICIAL, "/help")
+    text = (await stand.vk_wait(VK_ACCOUNT_PEER, "Сюда приходят обращения жителей"))["text"]
+    assert "/card N" in text and "<b>" not in text and "&" not in text
