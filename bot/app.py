@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.commands import register_command_menus
 from bot.config import OtklikConfig
 from bot.media import MediaFetcher
 from bot.outbox import Outbox, Transport
@@ -156,6 +157,7 @@ class OtklikApp:
         self.scheduler = DeadlineScheduler(self.desk.deadlines, self.config, self.supervision)
         me = await self.bot.get_me()
         log.info("bot @%s started; database %s", me.username, self.db.describe())
+        await register_command_menus(self.bot, self.config)
         if self.vk is not None:
             await self._start_vk()
         self._tasks = [

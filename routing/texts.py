@@ -185,6 +185,20 @@ OPEN_HEADER = "Открытые обращения ({count}), первыми —
 TRIAGE_HEADER = "Ждут выбора исполнителя ({count}):"
 
 
+# Telegram's command menu («/» in the input field), per kind of chat: (command, description)
+COMMAND_MENUS = {
+    "private": [("start", "Начать и узнать, что бот умеет"), ("new", "Новое обращение"),
+                ("my", "Мои обращения"), ("help", "Как написать обращение"),
+                ("forget", "Удалить мои данные")],
+    "groups": [("open", "Открытые обращения"), ("card", "Карточка обращения ещё раз: /card 123"),
+               ("overdue", "Просроченные обращения"), ("help", "Что умеет этот чат")],
+    "triage": [("open", "Ждут выбора исполнителя"), ("card", "Карточка обращения: /card 123"),
+               ("help", "Что умеет этот чат")],
+    "supervisors": [("rating", "Рейтинг исполнителей"), ("problems", "Темы и места жалоб"),
+                    ("routing", "Как бот распределял обращения"), ("overdue", "Все просроченные"),
+                    ("card", "Где обращение: /card 123"), ("help", "Что умеет этот чат")],
+}
+
 # /help in a staff chat: what this chat can do
 STAFF_HELP = {
     "account": (

@@ -1411,6 +1411,9 @@ class TelegramStandin:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(str(command.get("description", ""))) <= 256:
                 raise ApiError(400, "Bad Request: command description must be 1-256 characters")
+        scope = params.get("scope") or {}
+        if isinstance(scope, dict) and str(scope.get("type", "")).startswith("chat"):
+            self._chat_param(scope)  # a chat's own menu needs a chat the bot knows: "chat not found" else
         self.commands[self._commands_key(params)] = copy.deepcopy(commands)
         return True
 
