@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -389,15 +389,9 @@ class AppealDesk:
         return refusal
 
     async def take(self, act: InboundAction, appeal_id: int) -> ActionResult:
-        now = self.clock.now()
-        async with self.db.transaction() as s:
-            if not await repo.mark_processed(s, act.platform, act.key, now):
-                return ActionResult()
-            appeal, problem = await self._appeal_for_account_action(s, act, appeal_id)
-            if appeal is None:
-                return ActionResult(problem)
+        async def step(s: AsyncSession, appeal: Appeal, now: datetime) -> ActionResult:
             if not can_move(appeal.status, Status.IN_WORK):
-                return ActionResult(f"Статус: {texts.STATUS_NAMES.get(appeal.status, appeal.status)}")
+                return _status_toast(appeal)
             self._move(s, appeal, Status.IN_WORK, actor(act.sender), "taken")
             appeal.taken_at = now
             account = self.config.account(appeal.account_code or "")
@@ -409,39 +403,29 @@ class AppealDesk:
                     _text(texts.taken_in_work(appeal.id, account.name)), appeal_id=appeal.id,
                     link_role="ack", now=now,
                 )
-        self.notify()
-        return ActionResult(texts.TOAST_TAKEN)
+            return ActionResult(texts.TOAST_TAKEN)
+
+        return await self._account_button(act, appeal_id, step)
 
     async def reject(self, act: InboundAction, appeal_id: int) -> ActionResult:
-        now = self.clock.now()
-        async with self.db.transaction() as s:
-            if not await repo.mark_processed(s, act.platform, act.key, now):
-                return ActionResult()
-            appeal, problem = await self._appeal_for_account_action(s, act, appeal_id)
-            if appeal is None:
-                return ActionResult(problem)
+        async def step(s: AsyncSession, appeal: Appeal, now: datetime) -> ActionResult:
             if not can_move(appeal.status, Status.TRIAGE):
-                return ActionResult(f"Статус: {texts.STATUS_NAMES.get(appeal.status, appeal.status)}")
+                return _status_toast(appeal)
             self._log_event(s, appeal, act.sender, "reject_requested", None, {})
             repo.enqueue(
                 s, act.platform, act.chat_id, "reject_prompt",
                 _text(texts.REJECT_PROMPT.format(number=appeal.id), reply_to=act.message_id, force_reply=True),
                 appeal_id=appeal.id, link_role="reject_prompt", now=now,
             )
-        self.notify()
-        return ActionResult(texts.TOAST_REJECT)
+            return ActionResult(texts.TOAST_REJECT)
+
+        return await self._account_button(act, appeal_id, step)
 
     async def interim(self, act: InboundAction, appeal_id: int) -> ActionResult:
         """«Промежуточный ответ» pressed: ask for its words as a reply to the bot's prompt."""
-        now = self.clock.now()
-        async with self.db.transaction() as s:
-            if not await repo.mark_processed(s, act.platform, act.key, now):
-                return ActionResult()
-            appeal, problem = await self._appeal_for_account_action(s, act, appeal_id)
-            if appeal is None:
-                return ActionResult(problem)
+        async def step(s: AsyncSession, appeal: Appeal, now: datetime) -> ActionResult:
             if appeal.status not in INTERIM_STATUSES:
-                return ActionResult(f"Статус: {texts.STATUS_NAMES.get(appeal.status, appeal.status)}")
+                return _status_toast(appeal)
             self._log_event(s, appeal, act.sender, "interim_requested", None, {})
             deadline = self._describe_due(self._resolution_after_interim(appeal, now))
             repo.enqueue(
@@ -450,18 +434,13 @@ class AppealDesk:
                       reply_to=act.message_id, force_reply=True),
                 appeal_id=appeal.id, link_role="interim_prompt", now=now,
             )
-        self.notify()
-        return ActionResult(texts.TOAST_INTERIM)
+            return ActionResult(texts.TOAST_INTERIM)
+
+        return await self._account_button(act, appeal_id, step)
 
     async def send_held_answer(self, act: InboundAction, appeal_id: int) -> ActionResult:
         """«Отправить как есть» under a held answer: it goes to the citizen, marked as a possible отписка."""
-        now = self.clock.now()
-        async with self.db.transaction() as s:
-            if not await repo.mark_processed(s, act.platform, act.key, now):
-                return ActionResult()
-            appeal, problem = await self._appeal_for_account_action(s, act, appeal_id)
-            if appeal is None:
-                return ActionResult(problem)
+        async def step(s: AsyncSession, appeal: Appeal, now: datetime) -> ActionResult:
             held = await repo.latest_message(s, appeal.id, "answer_held")
             if appeal.answer_flag != "held" or held is None:
                 return ActionResult(texts.STALE_BUTTON)
@@ -483,18 +462,13 @@ class AppealDesk:
             )
             await self._deliver_answer(s, appeal, role, held.author_name or act.sender.name, held.text, held.photos,
                                        held.platform, flagged=True, who=actor(act.sender))
-        self.notify()
-        return ActionResult(texts.TOAST_SENT_ANYWAY)
+            return ActionResult(texts.TOAST_SENT_ANYWAY)
+
+        return await self._account_button(act, appeal_id, step)
 
     async def rewrite_answer(self, act: InboundAction, appeal_id: int) -> ActionResult:
         """«Переписать» under a held answer: it is dropped; the next reply is checked afresh."""
-        now = self.clock.now()
-        async with self.db.transaction() as s:
-            if not await repo.mark_processed(s, act.platform, act.key, now):
-                return ActionResult()
-            appeal, problem = await self._appeal_for_account_action(s, act, appeal_id)
-            if appeal is None:
-                return ActionResult(problem)
+        async def step(s: AsyncSession, appeal: Appeal, now: datetime) -> ActionResult:
             if appeal.answer_flag != "held":
                 return ActionResult(texts.STALE_BUTTON)
             appeal.answer_flag = None
@@ -507,8 +481,9 @@ class AppealDesk:
                 appeal_id=appeal.id, now=now,
             )
             await self._edit_card(s, appeal, "ответ возвращён на доработку")
-        self.notify()
-        return ActionResult(texts.TOAST_REWRITE)
+            return ActionResult(texts.TOAST_REWRITE)
+
+        return await self._account_button(act, appeal_id, step)
 
     async def route_from_triage(self, act: InboundAction, appeal_id: int, account_code: str) -> ActionResult:
         now = self.clock.now()
@@ -1163,6 +1138,24 @@ class AppealDesk:
             places = []  # one candidate is the place the card already names
         return categories[:TRIAGE_HINTS], places[:TRIAGE_HINTS]
 
+    async def _account_button(
+        self, act: InboundAction, appeal_id: int,
+        step: Callable[[AsyncSession, Appeal, datetime], Awaitable[ActionResult]],
+    ) -> ActionResult:
+        """The frame of a button under an appeal's card (or its held answer) in the account's chat:
+        one transaction, a press handled once, the account's own appeal only; `step` does the rest and
+        returns the toast (or why nothing changed)."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            if not await repo.mark_processed(s, act.platform, act.key, now):
+                return ActionResult()
+            appeal, problem = await self._appeal_for_account_action(s, act, appeal_id)
+            if appeal is None:
+                return ActionResult(problem)
+            result = await step(s, appeal, now)
+        self.notify()
+        return result
+
     async def _appeal_for_account_action(
         self, s: AsyncSession, act: InboundAction, appeal_id: int
     ) -> tuple[Appeal | None, str | None]:
@@ -1568,6 +1561,11 @@ def card_number(text: str) -> int | None:
     """The appeal number in «/card 12» (also «/card №12», «/card@bot 12»); None when there is none."""
     found = _CARD_NUMBER_RE.match(text.strip())
     return int(found.group(1)) if found else None
+
+
+def _status_toast(appeal: Appeal) -> ActionResult:
+    """Why a button did nothing: the appeal has moved on."""
+    return ActionResult(f"Статус: {texts.STATUS_NAMES.get(appeal.status, appeal.status)}")
 
 
 def visible_text(text: str) -> str:
