@@ -240,7 +240,7 @@ def _train_with_corrections(args: argparse.Namespace) -> int:
 def _holdout_check(args: argparse.Namespace, table: Any, text_column: str, label_column: str,
                    context_column: str | None) -> Any:
     """Train on the rest, score the held-out share, print the figures (`--holdout`)."""
-    from routing.evaluation import format_report
+    from routing.evaluation import format_report, threshold_hint
     from routing.training import check_on_holdout
 
     id_column = args.id_column or ("id" if "id" in table.columns else None)
@@ -253,10 +253,9 @@ def _holdout_check(args: argparse.Namespace, table: Any, text_column: str, label
     print(f"held out {e.rows} rows ({check.share:.0%}, {by}); trained on the other {check.trained_rows} "
           f"in {check.seconds:.1f} s:")
     print(format_report(e, max_labels=30))
-    if e.target_threshold is not None:
-        key = "classifier.account_min_confidence" if context_column else "routing.min_confidence"
-        print(f"for precision >= {e.target_precision:.2f} set the threshold ({key} for a live model) to "
-              f"{e.target_threshold:.2f}: {e.target_coverage:.1%} of such appeals would be routed by it")
+    hint = threshold_hint(e, "classifier.account_min_confidence" if context_column else "routing.min_confidence")
+    if hint:
+        print(hint)
     print()
     return check
 
@@ -393,7 +392,7 @@ def _thresholds(text: str | None) -> list[float] | None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from routing.evaluation import DEFAULT_THRESHOLDS, evaluate, format_report
+    from routing.evaluation import DEFAULT_THRESHOLDS, evaluate, format_report, threshold_hint
     from routing.training import DataError
 
     if not 0 < args.target_precision <= 1:
@@ -420,6 +419,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     print(f"{source}, label {args.label_column!r}")
     print(format_report(result))
+    hint = threshold_hint(result)
+    if hint:
+        print(hint)
     if args.report:
         report = {"source": source, "label_column": args.label_column, **result.to_dict(),
                   "seconds": round(time.perf_counter() - started, 3)}

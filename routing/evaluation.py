@@ -130,6 +130,19 @@ def evaluate(truth: Sequence[str], predicted: Sequence[str], confidence: Sequenc
     return evaluation
 
 
+def threshold_hint(evaluation: Evaluation, key: str | None = None) -> str | None:
+    """The line that says which confidence threshold to configure; None when no threshold reaches the
+    target. Rounded up to two decimals, so the configured value keeps the precision."""
+    e = evaluation
+    if e.target_threshold is None:
+        return None
+    where = key or ("routing.min_confidence for a model of categories, classifier.account_min_confidence "
+                    "for a model of who answered")
+    value = math.ceil(e.target_threshold * 100 - 1e-9) / 100
+    return (f"for precision >= {e.target_precision:.2f} set the threshold ({where}) to {value:.2f}: "
+            f"about {e.target_coverage:.1%} of such appeals would be routed by it")
+
+
 # ---- the text report ---------------------------------------------------------------------------
 def _pct(value: float | None) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.1%}"

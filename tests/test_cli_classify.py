@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import random
 import shutil
 from pathlib import Path
@@ -338,6 +339,10 @@ def test_evaluate_a_model_matches_its_predictions(trained: dict[str, Path],
     assert f"macro-F1: {expected['macro_f1']:.4f}" in out
     assert "at precision >= 0.95:" in out
     assert "left out 1 rows" in captured.err
+    cut = data["at_target_precision"]["threshold"]
+    if cut is not None:  # the value to configure: rounded up, so it keeps the precision
+        assert "set the threshold (routing.min_confidence for a model of categories" in out
+        assert f"to {math.ceil(cut * 100 - 1e-9) / 100:.2f}:" in out
 
 
 def test_evaluate_predictions_file_gives_the_hand_counted_figures(trained: dict[str, Path],
