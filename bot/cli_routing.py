@@ -163,13 +163,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.out:
         return _fail("--out is required with --data (the folder to write the model to)")
     try:
-        if args.holdout is not None:
-            table = read_table(args.data, [args.text_column, args.label_column, args.context_column,
-                                           *args.detail_column])
-            check = _holdout_check(args, table, args.text_column, args.label_column, args.context_column)
+        table = read_table(args.data, [args.text_column, args.label_column, args.context_column,
+                                       *args.detail_column])
+        check = (_holdout_check(args, table, args.text_column, args.label_column, args.context_column)
+                 if args.holdout is not None else None)
         report = train_csv(args.data, args.text_column, args.label_column, args.out, args.context_column,
-                           detail_columns=args.detail_column,
-                           metadata={"holdout": check.summary()} if args.holdout is not None else None)
+                           detail_columns=args.detail_column, table=table,
+                           metadata={"holdout": check.summary()} if check is not None else None)
     except _Refused as exc:
         return _fail(str(exc))
     except DataError as exc:

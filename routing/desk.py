@@ -601,8 +601,7 @@ class AppealDesk:
     async def staff_help(self, msg: InboundMessage) -> None:
         """/help in a staff chat: what this chat can do (the citizens' /help is another text)."""
         role = self.chat_role(msg.platform, msg.chat_id)
-        kind = role.kind
-        if kind not in texts.STAFF_HELP:
+        if role.kind not in texts.STAFF_HELP:
             return
         name = role.account.name if role.account is not None else ""
         now = self.clock.now()
@@ -610,7 +609,7 @@ class AppealDesk:
             if not await repo.mark_processed(s, msg.platform, msg.key, now):
                 return
             repo.enqueue(s, msg.platform, msg.chat_id, "staff_help",
-                         _text(texts.STAFF_HELP[kind].format(account=texts.esc(name))), now=now)
+                         _text(texts.STAFF_HELP[role.kind].format(account=texts.esc(name))), now=now)
         self.notify()
 
     async def show_card(self, msg: InboundMessage) -> None:

@@ -200,9 +200,12 @@ def check_on_holdout(table: Table, text_column: str, label_column: str, context_
 
 def train_csv(path: str | Path, text_column: str, label_column: str, out_dir: str | Path,
               context_column: str | None = None, settings: TopicModelSettings | None = None,
-              detail_columns: Sequence[str] = (), metadata: dict[str, object] | None = None) -> TrainReport:
-    """`metadata`: more to keep in the model's model.json (`otklik train --holdout` keeps its figures)."""
-    table = read_table(path, [text_column, label_column, context_column, *detail_columns])
+              detail_columns: Sequence[str] = (), metadata: dict[str, object] | None = None,
+              table: Table | None = None) -> TrainReport:
+    """`metadata`: more to keep in the model's model.json (`otklik train --holdout` keeps its figures);
+    `table`: the CSV at `path` when the caller has read it already."""
+    if table is None:
+        table = read_table(path, [text_column, label_column, context_column, *detail_columns])
     model, report = train_from_table(table, text_column, label_column, context_column, settings, detail_columns)
     model.metadata["source"] = Path(path).name
     model.metadata.update(metadata or {})
