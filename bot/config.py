@@ -158,6 +158,9 @@ class RoutingRule(_Model):
 class RoutingConfig(_Model):
     rules: list[RoutingRule]
     min_confidence: float = Field(0.35, ge=0.0, le=1.0)  # below it an appeal goes to triage
+    # a message of only greetings or thanks («Здравствуйте», «Спасибо!», «ок») is answered and starts
+    # no appeal (routing/small_talk.py); false: every message with words is an appeal
+    small_talk: bool = True
 
 
 class VkSettings(_Model):

@@ -234,7 +234,7 @@ def _routing_sheet(wb: Workbook, quality: RoutingQuality, config: OtklikConfig, 
     def row(where: str, code: str, r: RoutingRow) -> list[Any]:
         return [where, code, r.appeals, r.by_bot, _pct(r.bot_share), r.learned, r.to_triage, r.triage_unsure,
                 r.asked_place, r.refused_bot, _pct(r.refused_bot_share), r.refused, r.by_operator,
-                _hours(r.median_wait), _hours(r.p90_wait)]
+                r.answered_in_triage, r.dismissed, _hours(r.median_wait), _hours(r.p90_wait)]
 
     rows = [row(texts.REPORT_REGION, "", quality.total)]
     rows += [row(_name(config, "category", r.key), r.key, r) for r in quality.by_category]
@@ -242,7 +242,7 @@ def _routing_sheet(wb: Workbook, quality: RoutingQuality, config: OtklikConfig, 
     _sheet(wb, SHEETS[5], ["Где / тема / исполнитель", "Код", "Обращений", "Бот направил сам", "Доля, %",
                            "Из них по истории", "В ЦУР на разбор", "Бот не уверен в теме", "Спросили место",
                            "Вернули после бота", "Доля возвратов, %", "Все возвраты", "Разобрано операторами",
-                           "Разбор, медиана, ч", "Разбор, 90%, ч"], rows,
+                           "Ответили операторы", "Закрыто как не обращение", "Разбор, медиана, ч", "Разбор, 90%, ч"], rows,
            f"{title}: вся область, затем темы, затем исполнители, которым направлял бот")
 
 

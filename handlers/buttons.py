@@ -14,12 +14,22 @@ APPEAL_BUTTONS = {
     "interim": "interim",
     "qsend": "send_held_answer",  # a held answer (a possible отписка) sent as it is
     "qredo": "rewrite_answer",
+    "dismiss": "dismiss",  # «Не обращение» under a triage card: asks for the reason
 }
 
 
 def appeal_use_case(desk: AppealDesk, verb: str) -> Callable[[InboundAction, int], Awaitable[ActionResult]]:
     use_case: Callable[[InboundAction, int], Awaitable[ActionResult]] = getattr(desk, APPEAL_BUTTONS[verb])
     return use_case
+
+# «verb:<appeal id>:<choice>» under a triage card (the account) and under its «Не обращение» (the reason)
+TRIAGE_BUTTONS = {"route": "route_from_triage", "close": "close_from_triage"}
+
+
+def triage_use_case(desk: AppealDesk, verb: str) -> Callable[[InboundAction, int, str], Awaitable[ActionResult]]:
+    use_case: Callable[[InboundAction, int, str], Awaitable[ActionResult]] = getattr(desk, TRIAGE_BUTTONS[verb])
+    return use_case
+
 
 # «rate:<appeal id>:<verdict>» under an answer: verdict -> (solved, partly)
 RATINGS = {"yes": (True, False), "part": (False, True), "no": (False, False)}

@@ -18,7 +18,7 @@ from storage.models import Appeal, AppealEvent
 
 RATED = {"rated_solved": "solved", "rated_partly": "partly", "rated_not_solved": "not_solved"}
 QUALITY_EVENTS = ("answer_held", "answer_sent_flagged", "answer_rewrite")
-_EVENTS = (*RATED, *QUALITY_EVENTS, "answered")
+_EVENTS = (*RATED, *QUALITY_EVENTS, "answered", "dismissed")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,9 @@ async def load_facts(s: AsyncSession, start: datetime, end: datetime, as_of: dat
     by_appeal: dict[int, list[tuple[str, datetime, dict[str, Any]]]] = {}
     for appeal_id, action, at, detail in events:
         by_appeal.setdefault(appeal_id, []).append((action, at, detail or {}))
-    return [_facts(a, by_appeal.get(a.id, []), as_of) for a in appeals]
+    # what the operators closed as not an appeal (spam, abuse, no question) by as_of is no one's work
+    return [_facts(a, by_appeal.get(a.id, []), as_of) for a in appeals
+            if not any(action == "dismissed" and at <= as_of for action, at, _ in by_appeal.get(a.id, []))]
 
 
 def _facts(a: Appeal, all_events: list[tuple[str, datetime, dict[str, Any]]], as_of: datetime) -> AppealFacts:

@@ -22,8 +22,9 @@ from routing.deadlines import DeadlineWatch, chat_of, first_chat, running_due
 from routing.flood import Flood, FloodGuard
 from routing.inbound import ActionResult, Button, InboundAction, InboundMessage, Keyboard, Sender
 from routing.invites import ChatBindings, ChatInvites
-from routing.lifecycle import OPEN, WITH_ACCOUNT, Status, can_move
+from routing.lifecycle import FINAL, OPEN, WITH_ACCOUNT, Status, can_move
 from routing.privacy import PrivacyDesk
+from routing.small_talk import SmallTalk, small_talk
 from routing.table import RoutingTable
 from storage import repository as repo
 from storage.models import Appeal, AppealMessage, Citizen
@@ -210,7 +211,12 @@ class AppealDesk:
                         target = None
                 if target is None and citizen.mode != "new_appeal" and not first_ever:
                     target = await self._latest_open(s, citizen.id)
-                if target is not None and target.status == Status.DRAFT:
+                talk = self._small_talk(msg, text)
+                if talk is not None and (target is None or target.status == Status.DRAFT):
+                    # a greeting or thanks starts no appeal and fills no draft; to an open one it is
+                    # a follow-up as before (the officials see the thanks for their answer)
+                    self._answer_small_talk(s, msg, talk, target)
+                elif target is not None and target.status == Status.DRAFT:
                     await self._fill_draft(s, citizen, target, msg, text)
                 elif target is not None:
                     await self._followup(s, citizen, target, msg, text)
@@ -226,6 +232,23 @@ class AppealDesk:
             finally:
                 s.info.pop("preface", None)  # never carried into another use-case of a batch
         self.notify()
+
+    def _small_talk(self, msg: InboundMessage, text: str) -> SmallTalk | None:
+        if not self.config.routing.small_talk or msg.photos or msg.location is not None or msg.unsupported:
+            return None
+        return small_talk(text)
+
+    def _answer_small_talk(self, s: AsyncSession, msg: InboundMessage, talk: SmallTalk, draft: Appeal | None) -> None:
+        log.info("citizen message of courtesy only (%s): no appeal", talk.value)
+        if draft is not None:
+            what = "Фото" if draft.photos else "Геопозиция"
+            self._reply(s, msg, "draft_waiting", _text(texts.DRAFT_WAITING.format(what=what)),
+                        appeal_id=draft.id, link_role="ack")
+        elif talk is SmallTalk.GREETING and s.info.get("preface"):
+            # the first message ever: the greeting already says what to write
+            self._reply(s, msg, "greeting", _text(s.info.pop("preface")))
+        else:
+            self._reply(s, msg, "small_talk", _text(texts.SMALL_TALK[talk.value], reply_to=msg.message_id))
 
     async def choose_municipality(self, act: InboundAction, appeal_id: int, code: str) -> ActionResult:
         now = self.clock.now()
@@ -375,9 +398,11 @@ class AppealDesk:
                 refusal = await self._interim_answer(s, appeal, role, msg)
             elif role.kind == "account" and (role.account is None or appeal.account_code != role.account.code):
                 refusal = texts.ANSWER_REFUSED_OTHER_ACCOUNT.format(number=appeal.id)
+            elif role.kind == "triage" and appeal.status in FINAL:
+                refusal = texts.ANSWER_REFUSED_CLOSED.format(number=appeal.id)
             elif role.kind == "triage" and appeal.status not in (Status.TRIAGE, Status.AWAITING_PLACE):
                 refusal = texts.ANSWER_REFUSED_OTHER_ACCOUNT.format(number=appeal.id)
-            elif appeal.status in (Status.RESOLVED, Status.CLOSED, Status.DRAFT):
+            elif appeal.status in FINAL or appeal.status == Status.DRAFT:
                 refusal = texts.ANSWER_REFUSED_CLOSED.format(number=appeal.id)
             else:
                 await self._answer(s, appeal, role, msg)
@@ -444,7 +469,7 @@ class AppealDesk:
             held = await repo.latest_message(s, appeal.id, "answer_held")
             if appeal.answer_flag != "held" or held is None:
                 return ActionResult(texts.STALE_BUTTON)
-            if appeal.status in (Status.RESOLVED, Status.CLOSED, Status.DRAFT, Status.TRIAGE):
+            if appeal.status in FINAL or appeal.status in (Status.DRAFT, Status.TRIAGE):
                 return ActionResult(texts.ANSWER_REFUSED_CLOSED.format(number=appeal.id))
             role = self.chat_role(act.platform, act.chat_id)
             self._log_event(s, appeal, act.sender, "answer_sent_flagged", None, {"account": appeal.account_code})
@@ -485,19 +510,29 @@ class AppealDesk:
 
         return await self._account_button(act, appeal_id, step)
 
+    async def _triage_press(
+        self, s: AsyncSession, act: InboundAction, appeal_id: int, now: datetime
+    ) -> tuple[Appeal | None, ActionResult | None]:
+        """The appeal a press in the triage chat acts on, or what to answer the presser instead: the
+        press handled once, in the triage chat only, on a message of that appeal, while it waits there."""
+        if not await repo.mark_processed(s, act.platform, act.key, now):
+            return None, ActionResult()
+        if self.chat_role(act.platform, act.chat_id).kind != "triage":
+            return None, ActionResult(texts.NOT_YOURS)
+        appeal = await s.get(Appeal, appeal_id)
+        if appeal is None or not await repo.link_matches(s, act.platform, act.chat_id, act.message_id, appeal.id):
+            return None, ActionResult(texts.NOT_YOURS)
+        if appeal.status != Status.TRIAGE:
+            return None, ActionResult(texts.STALE_BUTTON)
+        return appeal, None
+
     async def route_from_triage(self, act: InboundAction, appeal_id: int, account_code: str) -> ActionResult:
         now = self.clock.now()
         async with self.db.transaction() as s:
-            if not await repo.mark_processed(s, act.platform, act.key, now):
-                return ActionResult()
-            if self.chat_role(act.platform, act.chat_id).kind != "triage":
-                return ActionResult(texts.NOT_YOURS)
-            appeal = await s.get(Appeal, appeal_id)
-            if appeal is None or not await repo.link_matches(
-                s, act.platform, act.chat_id, act.message_id, appeal.id
-            ):
-                return ActionResult(texts.NOT_YOURS)
-            if appeal.status != Status.TRIAGE or account_code not in {a.code for a in self.config.accounts}:
+            appeal, refusal = await self._triage_press(s, act, appeal_id, now)
+            if appeal is None or refusal is not None:
+                return refusal or ActionResult()
+            if account_code not in {a.code for a in self.config.accounts}:
                 return ActionResult(texts.STALE_BUTTON)
             account = self.config.account(account_code)
             previous = await repo.last_account(s, appeal.id)
@@ -526,6 +561,71 @@ class AppealDesk:
             )
         self.notify()
         return ActionResult(texts.TOAST_ROUTED)
+
+    async def dismiss(self, act: InboundAction, appeal_id: int) -> ActionResult:
+        """«Не обращение» under a triage card: the reasons come as buttons under it, so closing takes
+        a second press (a slip of the finger closes nothing) and says why."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            appeal, refusal = await self._triage_press(s, act, appeal_id, now)
+            if appeal is None or refusal is not None:
+                return refusal or ActionResult()
+            rows = [[Button(name, f"close:{appeal.id}:{code}")] for code, name in texts.DISMISS_REASONS.items()]
+            keyboard = Keyboard([*rows, [Button(texts.DISMISS_KEEP, f"close:{appeal.id}:keep")]])
+            repo.enqueue(
+                s, act.platform, act.chat_id, "dismiss_choice",
+                _text(texts.dismiss_question(appeal.id), keyboard=keyboard, reply_to=act.message_id),
+                appeal_id=appeal.id, link_role="dismiss_choice", now=now,
+            )
+        self.notify()
+        return ActionResult(texts.TOAST_DISMISS_CHOOSE)
+
+    async def close_from_triage(self, act: InboundAction, appeal_id: int, reason: str) -> ActionResult:
+        """The reason chosen under «Не обращение» (or «Отмена»): the appeal is closed without an account
+        or an answer, its alerts stop, the citizen is told, the triage card shows who closed it and why.
+        Such appeals stay out of the ratings and analytics (routing.appeal_facts) and are counted apart
+        in the routing report."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            appeal, refusal = await self._triage_press(s, act, appeal_id, now)
+            if appeal is None or refusal is not None:
+                return refusal or ActionResult()
+            if reason == "keep":
+                repo.enqueue(
+                    s, act.platform, act.chat_id, "dismiss_kept",
+                    {"type": "edit", "message_id": act.message_id, "keyboard": None,
+                     "text": texts.dismiss_kept(appeal.id)},
+                    appeal_id=appeal.id, now=now,
+                )
+                return ActionResult(texts.TOAST_KEPT)
+            why = texts.DISMISS_REASONS.get(reason)
+            if why is None:
+                return ActionResult(texts.STALE_BUTTON)
+            self._move(s, appeal, Status.DISMISSED, actor(act.sender), "dismissed", {"reason": reason})
+            self.deadlines.stop(appeal)
+            citizen = await s.get(Citizen, appeal.citizen_id)
+            assert citizen is not None
+            repo.enqueue(
+                s, act.platform, act.chat_id, "dismissed",
+                {"type": "edit", "message_id": act.message_id, "keyboard": None,
+                 "text": texts.dismissed_line(appeal.id, why, act.sender.name)},
+                appeal_id=appeal.id, now=now,
+            )
+            card = await repo.link_of_role(s, appeal.id, act.chat_id, "triage_card")
+            if card is not None:
+                repo.enqueue(
+                    s, act.platform, act.chat_id, "triage_done",
+                    {"type": "edit", "message_id": card.message_id, "keyboard": None,
+                     "text": await self._triage_card_text(
+                         s, appeal, citizen, f"закрыто без ответа: {why} ({act.sender.name})")},
+                    appeal_id=appeal.id, now=now,
+                )
+            repo.enqueue(
+                s, citizen_platform(citizen), citizen.chat_id, "dismissed",
+                _text(texts.dismissed_for_citizen(appeal.id)), appeal_id=appeal.id, link_role="ack", now=now,
+            )
+        self.notify()
+        return ActionResult(texts.TOAST_DISMISSED)
 
     def _apply_operators_choice(self, s: AsyncSession, appeal: Appeal, account: str, sender: Sender) -> datetime | None:
         """What an operator's choice of account says about the appeal, as routing.corrections reads it
@@ -1096,7 +1196,8 @@ class AppealDesk:
             return Button(self.config.account(code).name[:60], f"route:{appeal.id}:{code}")
 
         keyboard = Keyboard([[button(c)] for c in guessed] + [[button(c) for c in rest[i:i + 2]]
-                                                              for i in range(0, len(rest), 2)])
+                                                              for i in range(0, len(rest), 2)]
+                            + [[Button(texts.DISMISS_BUTTON, f"dismiss:{appeal.id}")]])
         text = await self._triage_card_text(s, appeal, citizen, detail, fresh)
         if categories or places:
             hint = texts.triage_hints([(self.config.category(c.code).name, c.confidence) for c in categories],

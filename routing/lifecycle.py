@@ -14,22 +14,24 @@ class Status(StrEnum):
     REOPENED = "reopened"  # the citizen said it is not solved
     RESOLVED = "resolved"  # the citizen said it is solved
     CLOSED = "closed"  # closed without the citizen's rating
+    DISMISSED = "dismissed"  # not an appeal (spam, abuse, no question): closed by the centre's operators
 
 
 OPEN = frozenset({Status.AWAITING_PLACE, Status.TRIAGE, Status.ROUTED, Status.IN_WORK, Status.REOPENED})
 WITH_ACCOUNT = frozenset({Status.ROUTED, Status.IN_WORK, Status.REOPENED, Status.ANSWERED})
-FINAL = frozenset({Status.RESOLVED, Status.CLOSED})
+FINAL = frozenset({Status.RESOLVED, Status.CLOSED, Status.DISMISSED})
 
 _ALLOWED: dict[Status, frozenset[Status]] = {
     Status.DRAFT: frozenset({Status.AWAITING_PLACE, Status.TRIAGE, Status.ROUTED}),
     Status.AWAITING_PLACE: frozenset({Status.TRIAGE, Status.ROUTED}),
-    Status.TRIAGE: frozenset({Status.ROUTED, Status.ANSWERED}),
+    Status.TRIAGE: frozenset({Status.ROUTED, Status.ANSWERED, Status.DISMISSED}),
     Status.ROUTED: frozenset({Status.IN_WORK, Status.ANSWERED, Status.TRIAGE}),
     Status.IN_WORK: frozenset({Status.ANSWERED, Status.TRIAGE}),
     Status.ANSWERED: frozenset({Status.RESOLVED, Status.REOPENED, Status.CLOSED, Status.ANSWERED}),
     Status.REOPENED: frozenset({Status.IN_WORK, Status.ANSWERED, Status.TRIAGE}),
     Status.RESOLVED: frozenset(),
     Status.CLOSED: frozenset({Status.REOPENED}),
+    Status.DISMISSED: frozenset(),
 }
 
 

@@ -158,7 +158,7 @@ async def find_spikes(s: AsyncSession, now: datetime, settings: SpikeSettings) -
             select(Appeal.id, Appeal.municipality, Appeal.category)
             .where(Appeal.created_at > window_start, Appeal.created_at <= now,
                    Appeal.municipality.is_not(None), Appeal.category.is_not(None),
-                   Appeal.registered_at.is_not(None))
+                   Appeal.registered_at.is_not(None), Appeal.status != "dismissed")
             .order_by(Appeal.id)
         )
     ).all()
@@ -175,7 +175,7 @@ async def find_spikes(s: AsyncSession, now: datetime, settings: SpikeSettings) -
                 select(func.count()).select_from(Appeal).where(
                     Appeal.municipality == municipality, Appeal.category == category,
                     Appeal.created_at > baseline_start, Appeal.created_at <= window_start,
-                    Appeal.registered_at.is_not(None),
+                    Appeal.registered_at.is_not(None), Appeal.status != "dismissed",
                 )
             )
         ).scalar_one())

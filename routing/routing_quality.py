@@ -8,7 +8,9 @@ routing.appeal_facts). The events, written by routing.desk:
   "learned" in its detail when the history model (classifier.account_model) chose the account;
 - "to_triage": the bot's decision to leave it to the operators ("unsure" in its detail when the
   category's confidence was under routing.min_confidence, otherwise no rule or no chat);
-- "rejected": an account refused it (its detail names the account); "rerouted": an operator's choice.
+- "rejected": an account refused it (its detail names the account); "rerouted": an operator's choice;
+- "answered" while with the operators: they answered it themselves; "dismissed": they closed it as
+  not an appeal (spam, abuse, no question).
 
 An appeal the bot routed that its account then refused is the router's visible mistake: the rate of
 those is the one figure that says how much a wrong route costs the centre.
@@ -27,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import repository as repo
 from storage.models import Appeal, AppealEvent
 
-_EVENTS = ("ask_place", "place_chosen", "routed", "to_triage", "rejected", "rerouted")
+_EVENTS = ("ask_place", "place_chosen", "routed", "to_triage", "rejected", "rerouted", "answered", "dismissed")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class RoutingFacts:
     refused_bot: bool  # that account refused it
     refusals: tuple[str, ...]  # every account that refused it, in order
     operator_routes: int  # operators' choices
+    operator_answered: bool  # the operators answered it themselves, from the triage chat
+    dismissed: bool  # the operators closed it as not an appeal
     triage_waits: tuple[float, ...]  # hours from each hand-over to the operators to their choice
     waiting_in_triage: bool  # with the operators at as_of
 
@@ -75,6 +79,7 @@ def routing_facts(appeal_id: int, category: str | None,
     refused_bot = False
     refusals: list[str] = []
     operator_routes = 0
+    operator_answered = dismissed = False
     waits: list[float] = []
     handed_over: datetime | None = None  # when it last went to the operators
     for action, at, detail in events:
@@ -90,8 +95,14 @@ def routing_facts(appeal_id: int, category: str | None,
             refusals.append(str(account))
             if bot_account is not None and account == bot_account and not operator_routes:
                 refused_bot = True
-        elif action == "rerouted":
-            operator_routes += 1
+        elif action in ("rerouted", "answered", "dismissed"):
+            if action == "rerouted":
+                operator_routes += 1
+            elif handed_over is None:
+                continue  # an account's answer: not the operators' decision
+            else:
+                operator_answered |= action == "answered"
+                dismissed |= action == "dismissed"
             if handed_over is not None:
                 waits.append(max(0.0, (at - handed_over).total_seconds() / 3600))
             handed_over = None
@@ -100,7 +111,8 @@ def routing_facts(appeal_id: int, category: str | None,
         id=appeal_id, category=category, first=first, triage_unsure=unsure,
         asked_place="ask_place" in actions, place_answered="place_chosen" in actions,
         bot_account=bot_account, refused_bot=refused_bot, refusals=tuple(refusals),
-        operator_routes=operator_routes, triage_waits=tuple(waits), waiting_in_triage=handed_over is not None,
+        operator_routes=operator_routes, operator_answered=operator_answered, dismissed=dismissed,
+        triage_waits=tuple(waits), waiting_in_triage=handed_over is not None,
     )
 
 
@@ -118,6 +130,8 @@ class RoutingRow:
     refused_bot: int = 0  # routed by the bot, then refused by that account
     refused: int = 0  # refusals of any route (the bot's or an operator's)
     by_operator: int = 0
+    answered_in_triage: int = 0  # answered by the operators themselves
+    dismissed: int = 0  # closed by the operators as not an appeal
     waits: list[float] = field(default_factory=list)
     waiting: int = 0
 
@@ -164,6 +178,8 @@ def summarize(facts: Sequence[RoutingFacts]) -> RoutingQuality:
             row.refused_bot += f.refused_bot
             row.refused += len(f.refusals)
             row.by_operator += f.operator_routes
+            row.answered_in_triage += f.operator_answered
+            row.dismissed += f.dismissed
             row.waits += f.triage_waits
             row.waiting += f.waiting_in_triage
         if f.bot_account is not None:
@@ -208,6 +224,7 @@ def format_quality(quality: RoutingQuality, title: str, names: dict[str, str] | 
         f"({_pct(t.refused_bot_share)} направленных ботом)",
         f"Разобрано операторами: {t.by_operator}; время разбора: медиана {_hours(t.median_wait)}, "
         f"90% — до {_hours(t.p90_wait)}; ждут разбора сейчас: {t.waiting}",
+        f"  операторы ответили сами: {t.answered_in_triage}; закрыли как не обращение: {t.dismissed}",
         "",
         f"{'обращ.':>6} {'ботом':>7} {'в ЦУР':>7} {'вернули после бота':>19}  тема",
     ]

@@ -403,6 +403,9 @@ _MONTHS_GEN = (
 )
 
 
+SECONDS_SHOWN_WITHIN = timedelta(minutes=10)
+
+
 def describe_deadline(dt: datetime, now: datetime, tz: tzinfo | str) -> str:
     """«до 14:00 понедельника, 1 декабря», «до 17:30 сегодня», «до 10:00 завтра, 2 декабря»; year only if not now's."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
@@ -411,8 +414,9 @@ def describe_deadline(dt: datetime, now: datetime, tz: tzinfo | str) -> str:
             raise ValueError(f"{name} {moment.isoformat()} is naive; pass a timezone-aware datetime")
     local = dt.astimezone(zone)
     today = now.astimezone(zone).date()
-    # Seconds are shown only when present, i.e. in the seconds-level sandbox SLAs.
-    clock = local.strftime("%H:%M:%S" if local.second else "%H:%M")
+    # Seconds only for a deadline minutes away (the seconds-level sandbox SLAs): a real term counted
+    # from 11:42:24 is «до 14:42», not «до 14:42:24».
+    clock = local.strftime("%H:%M:%S" if local.second and dt - now < SECONDS_SHOWN_WITHIN else "%H:%M")
     day = local.date()
     date_words = f"{day.day} {_MONTHS_GEN[day.month - 1]}"
     if day.year != today.year:

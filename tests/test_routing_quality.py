@@ -95,3 +95,18 @@ def test_the_chat_version_keeps_the_worst_accounts_and_says_how_many_more() -> N
     assert "… и ещё тем: 9" in text and "… и ещё исполнителей: 9" in text
     accounts = text.split("исполнитель\n", 1)[1].splitlines()
     assert accounts[0].endswith("acc11")  # the one that refused the bot's route comes first
+
+
+def test_what_the_operators_answered_or_dismissed_no_longer_waits_for_them() -> None:
+    answered = routing_facts(6, "other", [ev("to_triage", 0, unsure=True), ev("answered", 30)])
+    assert answered.operator_answered and not answered.dismissed and not answered.waiting_in_triage
+    assert answered.triage_waits == (0.5,) and answered.operator_routes == 0
+    dismissed = routing_facts(7, "other", [ev("to_triage", 0), ev("dismissed", 6, reason="spam")])
+    assert dismissed.dismissed and not dismissed.operator_answered and not dismissed.waiting_in_triage
+    # an account's own answer is not the operators' decision
+    by_account = routing_facts(8, "roads", [ev("routed", 0, account="adm_rybinsk"), ev("answered", 60)])
+    assert not by_account.operator_answered and by_account.triage_waits == ()
+    t = summarize([answered, dismissed, by_account]).total
+    assert (t.answered_in_triage, t.dismissed, t.waiting, t.by_operator) == (1, 1, 0, 0)
+    text = format_quality(summarize([answered, dismissed, by_account]), "неделя")
+    assert "операторы ответили сами: 1; закрыли как не обращение: 1" in text

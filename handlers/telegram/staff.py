@@ -11,7 +11,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
-from handlers.buttons import APPEAL_BUTTONS, appeal_use_case
+from handlers.buttons import APPEAL_BUTTONS, TRIAGE_BUTTONS, appeal_use_case, triage_use_case
 from handlers.telegram.convert import parse_action, to_action, to_inbound
 from handlers.telegram.invites import on_unknown_group
 from routing import texts
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 GROUPS = ("group", "supergroup")
 APPEAL_BUTTON = rf"^({'|'.join(APPEAL_BUTTONS)}):"
+TRIAGE_BUTTON = rf"^({'|'.join(TRIAGE_BUTTONS)}):"
 
 
 class MembershipCheck:
@@ -122,11 +123,12 @@ def staff_router(membership: MembershipCheck) -> Router:
             result = await appeal_use_case(desk, verb)(press[0], int(press[1][0]))
             await query.answer(result.toast, show_alert=result.alert)
 
-    @router.callback_query(F.data.startswith("route:"))
-    async def route(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
-        press = await pressed(query, bot, "route", 2)
+    @router.callback_query(F.data.regexp(TRIAGE_BUTTON))
+    async def triage_button(query: CallbackQuery, desk: AppealDesk, bot: Bot) -> None:
+        verb = (query.data or "").split(":", 1)[0]
+        press = await pressed(query, bot, verb, 2)
         if press is not None:
-            result = await desk.route_from_triage(press[0], int(press[1][0]), press[1][1])
+            result = await triage_use_case(desk, verb)(press[0], int(press[1][0]), press[1][1])
             await query.answer(result.toast, show_alert=result.alert)
 
     @router.callback_query()

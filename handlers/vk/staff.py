@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from handlers.buttons import APPEAL_BUTTONS, appeal_use_case
+from handlers.buttons import APPEAL_BUTTONS, TRIAGE_BUTTONS, appeal_use_case, triage_use_case
 from handlers.vk.convert import PLATFORM, parse_action
 from routing import texts
 from routing.desk import AppealDesk
@@ -75,7 +75,9 @@ async def on_press(desk: AppealDesk, action: InboundAction) -> str | None:
         if parsed is None:
             return texts.STALE_BUTTON
         return (await appeal_use_case(desk, verb)(action, int(parsed[0]))).toast
-    route = parse_action(action.action, "route", 2)
-    if route is not None:
-        return (await desk.route_from_triage(action, int(route[0]), route[1])).toast
+    if verb in TRIAGE_BUTTONS:
+        chosen = parse_action(action.action, verb, 2)
+        if chosen is None:
+            return texts.STALE_BUTTON
+        return (await triage_use_case(desk, verb)(action, int(chosen[0]), chosen[1])).toast
     return texts.STALE_BUTTON
