@@ -367,6 +367,11 @@ class AppealDesk:
                         _text(texts.REOPENED_ACCOUNT.format(number=appeal.id), reply_to_role="card"),
                         appeal_id=appeal.id, link_role="followup", now=now,
                     )
+                elif appeal.account_code is None:
+                    # the operators answered it themselves: it goes back to them, as a card they can act on
+                    # (before, it stayed «снова открыто» with no chat: the citizen's next words reached no one)
+                    self._move(s, appeal, Status.TRIAGE, "system", "to_triage", {"reason": "not_solved"})
+                    await self._send_triage_card(s, appeal, citizen, texts.REOPENED_TRIAGE_REASON)
                 await self._edit_card(s, appeal, "заявитель: не решено ⚠️")
                 toast = "Обращение снова открыто"
         self.notify()
@@ -547,13 +552,7 @@ class AppealDesk:
             citizen = await s.get(Citizen, appeal.citizen_id)
             assert citizen is not None
             await self._send_card(s, appeal, citizen)
-            repo.enqueue(
-                s, act.platform, act.chat_id, "triage_done",
-                {"type": "edit", "message_id": act.message_id, "keyboard": None,
-                 "text": await self._triage_card_text(s, appeal, citizen,
-                                                      f"направлено: {account.name} ({act.sender.name})")},
-                appeal_id=appeal.id, now=now,
-            )
+            await self._close_triage_cards(s, appeal, citizen, f"направлено: {account.name} ({act.sender.name})")
             repo.enqueue(
                 s, citizen_platform(citizen), citizen.chat_id, "rerouted",
                 _text(texts.rerouted(appeal.id, account.name, self._describe_due(new_due))),
@@ -611,15 +610,7 @@ class AppealDesk:
                  "text": texts.dismissed_line(appeal.id, why, act.sender.name)},
                 appeal_id=appeal.id, now=now,
             )
-            card = await repo.link_of_role(s, appeal.id, act.chat_id, "triage_card")
-            if card is not None:
-                repo.enqueue(
-                    s, act.platform, act.chat_id, "triage_done",
-                    {"type": "edit", "message_id": card.message_id, "keyboard": None,
-                     "text": await self._triage_card_text(
-                         s, appeal, citizen, f"закрыто без ответа: {why} ({act.sender.name})")},
-                    appeal_id=appeal.id, now=now,
-                )
+            await self._close_triage_cards(s, appeal, citizen, f"закрыто без ответа: {why} ({act.sender.name})")
             repo.enqueue(
                 s, citizen_platform(citizen), citizen.chat_id, "dismissed",
                 _text(texts.dismissed_for_citizen(appeal.id)), appeal_id=appeal.id, link_role="ack", now=now,
@@ -1151,6 +1142,17 @@ class AppealDesk:
             appeal_id=appeal.id, now=self.clock.now(),
         )
 
+    async def _close_triage_cards(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, detail: str) -> None:
+        """The appeal has left the operators (routed, answered, closed): every triage card of it says how,
+        without buttons — the first one and any posted again with /card N."""
+        text = await self._triage_card_text(s, appeal, citizen, detail)
+        for platform, chat_id, message_ids in await repo.sent_messages(s, appeal.id, "triage_card"):
+            # a card VK split under its 10-button limit: the first message has the text, the rest buttons only
+            for n, message_id in enumerate(message_ids):
+                payload = ({"type": "edit", "message_id": message_id, "keyboard": None, "text": text} if n == 0
+                           else {"type": "edit_keyboard", "message_id": message_id, "keyboard": None})
+                repo.enqueue(s, platform, chat_id, "triage_done", payload, appeal_id=appeal.id, now=self.clock.now())
+
     def _card_keyboard(self, appeal: Appeal) -> Keyboard | None:
         if appeal.status in (Status.ROUTED, Status.REOPENED):
             return Keyboard([[Button(texts.TAKE, f"take:{appeal.id}"), Button(texts.REJECT, f"reject:{appeal.id}")]])
@@ -1344,6 +1346,8 @@ class AppealDesk:
         )
         detail = texts.group_answer_detail(source) if source else f"ответ отправлен ({official})"
         await self._edit_card(s, appeal, detail)
+        if role.kind == "triage":
+            await self._close_triage_cards(s, appeal, citizen, f"операторы ответили сами ({official})")
         if source is not None or not self.config.analytics.duplicates.enabled:
             return
         for member in await problems.group_members(s, appeal):

@@ -179,17 +179,23 @@ async def forget_citizen(s: AsyncSession, citizen: Citizen, now: datetime, *, by
 
     # the officials' cards show the citizen's name and words: replace them with a placeholder
     if ids:
+        # every copy: a card posted again with /card N leaves the earlier one in the chat as well
         cards = (
             await s.execute(
-                select(MessageLink.appeal_id, MessageLink.platform, MessageLink.chat_id, MessageLink.role)
+                select(MessageLink.appeal_id, MessageLink.platform, MessageLink.chat_id, MessageLink.message_id)
                 .where(MessageLink.appeal_id.in_(ids), MessageLink.role.in_(CARD_ROLES))
                 .distinct()
             )
         ).all()
-        for appeal_id, card_platform, card_chat, role in cards:
+        # and the «продолжение» messages of a long text, found by what the outbox sent
+        pieces = [*cards]
+        for appeal_id in ids:
+            pieces += [(appeal_id, p, c, m) for p, c, sent in await repo.sent_messages(s, appeal_id, "card_more")
+                       for m in sent]
+        for appeal_id, card_platform, card_chat, message_id in sorted(set(pieces), key=str):
             repo.enqueue(
                 s, card_platform, card_chat, "card_erased",
-                {"type": "edit", "target_role": role, "text": texts.FORGOTTEN_CARD.format(number=appeal_id),
+                {"type": "edit", "message_id": message_id, "text": texts.FORGOTTEN_CARD.format(number=appeal_id),
                  "keyboard": None},
                 appeal_id=appeal_id, now=now,
             )

@@ -286,3 +286,27 @@ async def test_forget_by_appeal_number_in_process(stand: Stand) -> None:
     counts = await stand.query("select count(*) from appeal_events where action = 'personal_data_erased'")
     assert counts == [(1,)]
     assert (await stand.query("select count(*) from citizens where anonymised_at is not null")) == [(1,)]
+
+
+async def test_every_copy_of_the_card_and_its_continuation_is_erased(stand: Stand) -> None:
+    long_text = POTHOLE + ". " + "Подробности: " + "яма глубокая, вода стоит, " * 200
+    stand.citizen_says(long_text)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    chat = stand.chat("adm_rybinsk")
+    first = await stand.wait(chat, f"№{number}")
+    more = await stand.wait(chat, "продолжение:")
+    stand.tg.user_sends(chat, OFFICIAL, f"/card {number}")
+    again = await stand.wait(chat, f"№{number}", count=3)  # card, its continuation, the card again
+    assert again["message_id"] != first["message_id"] and NAME in body(again)
+
+    stand.citizen_says("/forget")
+    prompt = await stand.wait(CITIZEN, "Удалить ваши данные?")
+    stand.press(CITIZEN, prompt, "forget:yes", user=CITIZEN)
+    await stand.idle()
+    # before the fix only the latest card was edited: the first one kept the name and the words
+    await stand.tg.wait_for(lambda: all(
+        "удалил" in body(stand.current(chat, m["message_id"])) for m in (first, again)))
+    for m in stand.tg.bot_messages(chat):
+        text = body(stand.current(chat, m["message_id"]))
+        assert NAME not in text and "яма глубокая" not in text, text
+    assert "удалил" in body(stand.current(chat, more["message_id"]))
