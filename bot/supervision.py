@@ -71,7 +71,8 @@ class SupervisorDesk:
             try:
                 period = parse_period(argument, self.tz) if argument else self.default_period()
             except PeriodError as exc:
-                problem = texts.PERIOD_ERROR.format(detail=texts.esc(str(exc)))
+                log.info("period not understood: %s", exc)
+                problem = texts.PERIOD_ERROR.format(given=texts.esc(argument[:40]))
         data = await reports.collect(self.db, self.config, period, now) if period is not None else None
         async with self.db.transaction() as s:
             if not await repo.mark_processed(s, msg.platform, msg.key, now):

@@ -241,8 +241,7 @@ class AppealDesk:
     def _answer_small_talk(self, s: AsyncSession, msg: InboundMessage, talk: SmallTalk, draft: Appeal | None) -> None:
         log.info("citizen message of courtesy only (%s): no appeal", talk.value)
         if draft is not None:
-            what = "Фото" if draft.photos else "Геопозиция"
-            self._reply(s, msg, "draft_waiting", _text(texts.DRAFT_WAITING.format(what=what)),
+            self._reply(s, msg, "draft_waiting", _text(texts.draft_waiting(bool(draft.photos))),
                         appeal_id=draft.id, link_role="ack")
         elif talk is SmallTalk.GREETING and s.info.get("preface"):
             # the first message ever: the greeting already says what to write
@@ -738,7 +737,15 @@ class AppealDesk:
             elif role.kind == "triage" and appeal.status == Status.TRIAGE:
                 citizen = await s.get(Citizen, appeal.citizen_id)
                 assert citizen is not None
-                await self._send_triage_card(s, appeal, citizen, None)
+                # why it is there, as the first card said: an account's refusal (that account's button
+                # last) or the citizen's «Не решено» to the operators' own answer
+                move = await repo.last_move_to(s, appeal.id, Status.TRIAGE)
+                reason = None
+                if move is not None and move[0] == "rejected":
+                    reason = str(move[1].get("reason") or "") or None
+                elif move is not None and move[1].get("reason") == "not_solved":
+                    reason = texts.REOPENED_TRIAGE_REASON
+                await self._send_triage_card(s, appeal, citizen, reason)
                 body = None
             else:
                 account = self.config.account(appeal.account_code).name if appeal.account_code else None
@@ -865,9 +872,8 @@ class AppealDesk:
         if text:
             await self._register(s, citizen, appeal, msg)
         else:
-            what = "Фото" if msg.photos else "Геопозиция"
             self._reply(
-                s, msg, "draft_waiting", _text(texts.DRAFT_WAITING.format(what=what)), appeal_id=appeal.id,
+                s, msg, "draft_waiting", _text(texts.draft_waiting(bool(msg.photos))), appeal_id=appeal.id,
                 link_role="ack",
             )
 
@@ -886,9 +892,8 @@ class AppealDesk:
             await self._register(s, citizen, appeal, msg)
         elif not msg.media_group or await repo.media_group_size(s, appeal.id, msg.media_group) == 1:
             # an album is answered once, at its first part (the rest follow in the same second)
-            what = "Фото" if msg.photos else "Геопозиция"
             self._reply(
-                s, msg, "draft_waiting", _text(texts.DRAFT_WAITING.format(what=what)), appeal_id=appeal.id,
+                s, msg, "draft_waiting", _text(texts.draft_waiting(bool(msg.photos))), appeal_id=appeal.id,
                 link_role="ack",
             )
 

@@ -70,9 +70,14 @@ EDITED = (
 )
 EMPTY_TEXT = "Сообщение пустое. Опишите, пожалуйста, проблему и адрес словами."
 DRAFT_WAITING = (
-    "{what} получено. Опишите, пожалуйста, проблему и адрес одним сообщением — "
+    "{what}. Опишите, пожалуйста, проблему и адрес одним сообщением — "
     "после этого обращение будет зарегистрировано."
 )
+
+
+def draft_waiting(photo: bool) -> str:
+    """What a draft (a photo or a location before the words) is told; the participle agrees with the noun."""
+    return DRAFT_WAITING.format(what="Фото получено" if photo else "Геопозиция получена")
 SMALL_TALK = {
     "greeting": ("Здравствуйте! Опишите, пожалуйста, проблему одним сообщением: что случилось и где "
                  "(город или посёлок, улица, дом). Можно приложить фото и геопозицию."),
@@ -549,7 +554,8 @@ def backlog_notice(waiting: int, per_minute: int | None, minutes: int | None) ->
         text += f" Telegram пропускает в группу не больше {per_minute} сообщений в минуту"
         text += f" — всё придёт примерно за {minutes} мин." if minutes else "."
     return text + " Список открытых обращений: /open"
-PERIOD_ERROR = "Не понял период: {detail}. Примеры: /rating 2026-W47, /rating 2026-11, /rating 2026-11-01..2026-11-15"
+PERIOD_ERROR = ("Не понял период «{given}». Период пишется как неделя (2026-W47), месяц (2026-11) или "
+                "даты через две точки (2026-11-01..2026-11-15), например: /rating 2026-W47")
 
 
 # --- invite codes: binding an officials' group to an account ------------------------------------

@@ -273,6 +273,20 @@ async def last_event_detail(session: AsyncSession, appeal_id: int, action: str) 
     return dict(detail) if detail is not None else None
 
 
+async def last_move_to(session: AsyncSession, appeal_id: int, status: str) -> tuple[str, dict[str, Any]] | None:
+    """(action, detail) of the latest event that moved the appeal into `status`, None when none did."""
+    await flush_deferred(session)
+    row = (
+        await session.execute(
+            select(AppealEvent.action, AppealEvent.detail)
+            .where(AppealEvent.appeal_id == appeal_id, AppealEvent.to_status == status)
+            .order_by(AppealEvent.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (row[0], dict(row[1] or {})) if row is not None else None
+
+
 async def open_appeals_of_account(session: AsyncSession, account_code: str) -> Sequence[Appeal]:
     return (
         await session.execute(

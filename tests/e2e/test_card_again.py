@@ -116,3 +116,17 @@ async def test_help_in_a_vk_staff_chat(vk_stand: Stand) -> None:
     vk.user_sends(VK_ACCOUNT_PEER, VK_OFFICIAL, "/help")
     text = (await stand.vk_wait(VK_ACCOUNT_PEER, "Сюда приходят обращения жителей"))["text"]
     assert "/card N" in text and "<b>" not in text and "&" not in text
+
+
+async def test_a_refused_appeals_triage_card_again_keeps_the_reason_and_the_order(stand: Stand) -> None:
+    stand.citizen_says(POTHOLE)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    first = await stand.refuse("adm_rybinsk", number, "Это дорога области, не города")
+    refused = stand.config.account("adm_rybinsk").name[:60]
+    assert buttons(first)[-2] == refused  # last before «Не обращение»
+    stand.tg.user_sends(stand.triage, OPERATOR, f"/card {number}")
+    again = await stand.wait(stand.triage, f"№{number}", count=2)
+    assert again["message_id"] != first["message_id"]
+    # before, the copy dropped the reason and put the account that refused first
+    assert "Это дорога области, не города" in body(again)
+    assert buttons(again) == buttons(first)

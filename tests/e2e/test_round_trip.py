@@ -255,7 +255,7 @@ async def test_photo_then_text_makes_one_appeal_with_the_photo(stand: Stand) -> 
 
 async def test_location_decides_the_municipality(stand: Stand) -> None:
     stand.citizen_says(location=(57.5260, 38.3320))  # Углич, the town centre
-    await stand.wait(CITIZEN, "Геопозиция получено")
+    await stand.wait(CITIZEN, "Геопозиция получена")
     stand.citizen_says("Здесь не горят фонари на улице, очень темно")
     await stand.wait(CITIZEN, "принято")
     [appeal] = await stand.appeals()

@@ -4,6 +4,7 @@ rewritten; near-duplicates get one answer; /rating and /problems answer with a c
 chat only; a burst of «no electricity» appeals alerts the supervisors; the weekly report arrives."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from routing.lifecycle import Status
@@ -113,7 +114,8 @@ async def test_rating_and_problems_answer_with_a_chart_in_the_supervisors_chat_o
     problems = await stand.wait(chat, "Главные темы")
     assert problems.get("photo") and "Дороги: 1" in body(problems)
     stand.tg.user_sends(chat, OPERATOR, "/rating 2026-W99")
-    await stand.wait(chat, "Не понял период")
+    refused = await stand.wait(chat, "Не понял период")
+    assert "«2026-W99»" in body(refused) and not re.search("[a-z]{4}", body(refused).replace("rating", ""))
     # an account's chat gets a polite refusal, no figures
     stand.tg.user_sends(stand.chat("adm_rybinsk"), OFFICIAL, "/rating")
     await stand.wait(stand.chat("adm_rybinsk"), "только в чате кураторов")
