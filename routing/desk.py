@@ -1069,7 +1069,7 @@ class AppealDesk:
     ) -> str:
         head = [f"<b>№{appeal.id}</b>" + (" · 🔥 срочное" if appeal.urgent else "")]
         running = appeal.resolution_due if appeal.sla_term == "resolution" else appeal.first_answer_due
-        if running:
+        if running and appeal.status in OPEN:  # an answered card does not go on asking for an answer
             head.append(texts.card_due_line(appeal.sla_term, self._describe_due(running) or ""))
         place = self.config.municipality(appeal.municipality).name if appeal.municipality else "место не указано"
         category = self.config.category(appeal.category).name if appeal.category else "—"
@@ -1163,8 +1163,7 @@ class AppealDesk:
             return Keyboard([[Button(texts.TAKE, f"take:{appeal.id}"), Button(texts.REJECT, f"reject:{appeal.id}")]])
         if appeal.status == Status.IN_WORK:
             return Keyboard([[Button(texts.INTERIM, f"interim:{appeal.id}"), Button(texts.REJECT, f"reject:{appeal.id}")]])
-        if appeal.status == Status.ANSWERED:
-            return Keyboard([[Button(texts.REJECT, f"reject:{appeal.id}")]])
+        # answered or closed: no button (an answered appeal can't be refused; the press only said its status)
         return None
 
     async def _triage_card_text(

@@ -40,6 +40,9 @@ async def test_citizen_reaches_official_and_gets_the_answer(stand: Stand) -> Non
     assert rate_buttons == ["Решено", "Частично", "Не решено"]
 
     await stand.tg.wait_for(lambda: "ответ отправлен" in body(stand.current(chat, card["message_id"])))
+    answered_card = stand.current(chat, card["message_id"])
+    # no dead «Не наша компетенция» under an answered card, no deadline still asked for
+    assert not (answered_card.get("reply_markup") or {}).get("inline_keyboard") and "Ответить до" not in body(answered_card)
 
     stand.press(CITIZEN, answer, "rate:", user=CITIZEN)
     await stand.wait(CITIZEN, "закрыто")
