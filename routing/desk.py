@@ -332,7 +332,7 @@ class AppealDesk:
                         _text(texts.PARTLY_ACCOUNT.format(number=appeal.id), reply_to_role="card"),
                         appeal_id=appeal.id, now=now,
                     )
-                await self._edit_card(s, appeal, "заявитель: решено частично 🟡")
+                await self._edit_card(s, appeal, texts.RATING_DETAILS["partly"])
                 toast = "Спасибо!"
             elif solved:
                 self._move(s, appeal, Status.RESOLVED, actor(act.sender), "rated_solved")
@@ -342,7 +342,7 @@ class AppealDesk:
                     s, act.platform, act.chat_id, "thanks",
                     _text(texts.THANKS_SOLVED.format(number=appeal.id)), appeal_id=appeal.id, now=now,
                 )
-                await self._edit_card(s, appeal, "заявитель: решено ✅")
+                await self._edit_card(s, appeal, texts.RATING_DETAILS["solved"])
                 toast = "Спасибо!"
             else:
                 # the deadline the first answer was measured against, before the clock restarts: ratings keep it
@@ -371,7 +371,7 @@ class AppealDesk:
                     # (before, it stayed «снова открыто» with no chat: the citizen's next words reached no one)
                     self._move(s, appeal, Status.TRIAGE, "system", "to_triage", {"reason": "not_solved"})
                     await self._send_triage_card(s, appeal, citizen, texts.REOPENED_TRIAGE_REASON)
-                await self._edit_card(s, appeal, "заявитель: не решено ⚠️")
+                await self._edit_card(s, appeal, texts.RATING_DETAILS["not_solved"])
                 toast = "Обращение снова открыто"
         self.notify()
         return ActionResult(toast)
@@ -725,9 +725,10 @@ class AppealDesk:
                 else:
                     citizen = await s.get(Citizen, appeal.citizen_id)
                     assert citizen is not None
+                    detail = texts.RATING_DETAILS.get(appeal.rating or "")  # as the first card shows it
                     repo.enqueue(
                         s, msg.platform, msg.chat_id, "card",
-                        _text(await self._card_text(s, appeal, citizen, None), keyboard=self._card_keyboard(appeal)),
+                        _text(await self._card_text(s, appeal, citizen, detail), keyboard=self._card_keyboard(appeal)),
                         appeal_id=appeal.id, link_role="card", now=now,
                     )
                     self._attach_media(s, appeal, msg.platform, msg.chat_id)
@@ -1075,7 +1076,9 @@ class AppealDesk:
         category = self.config.category(appeal.category).name if appeal.category else "—"
         head.append(f"📍 {texts.esc(place)} · {texts.esc(category)}")
         head.append(f"👤 {texts.esc(citizen.display_name or 'заявитель')}")
-        head.append(texts.card_status_line(appeal.status, detail))
+        # «решено частично» closes the appeal but is not «решено»: the status reads «закрыто» then
+        shown = Status.CLOSED if appeal.status == Status.RESOLVED and appeal.rating == "partly" else appeal.status
+        head.append(texts.card_status_line(shown, detail))
         if appeal.answer_flag == "sent_flagged":
             head.append(texts.CARD_FLAGGED_LINE)
         if appeal.duplicate_of is not None:
@@ -1199,7 +1202,7 @@ class AppealDesk:
         rest = [c for c in ordered if c not in guessed and c != refused] + [c for c in ordered if c == refused]
 
         def button(code: str) -> Button:
-            return Button(self.config.account(code).name[:60], f"route:{appeal.id}:{code}")
+            return Button(texts.button_label(self.config.account(code).name), f"route:{appeal.id}:{code}")
 
         keyboard = Keyboard([[button(c)] for c in guessed] + [[button(c) for c in rest[i:i + 2]]
                                                               for i in range(0, len(rest), 2)]

@@ -198,11 +198,11 @@ def summarize(facts: Sequence[RoutingFacts]) -> RoutingQuality:
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
+    return "—" if value is None else f"{100 * value:.1f}%".replace(".", ",")  # the Russian decimal comma
 
 
 def _hours(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} ч"
+    return "—" if value is None else f"{value:.1f} ч".replace(".", ",")
 
 
 def format_quality(quality: RoutingQuality, title: str, names: dict[str, str] | None = None,

@@ -18,6 +18,19 @@ STATUS_NAMES = {
 }
 
 
+# what the citizen's rating adds to the card's status line
+RATING_DETAILS = {"solved": "заявитель: решено ✅", "partly": "заявитель: решено частично 🟡",
+                  "not_solved": "заявитель: не решено ⚠️"}
+
+
+def button_label(name: str, limit: int = 60) -> str:
+    """A name on a button: cut at a word with «…» when longer than `limit` (not mid-word, silently)."""
+    if len(name) <= limit:
+        return name
+    cut = name[: limit - 1].rsplit(" ", 1)[0] if " " in name[: limit - 1] else name[: limit - 1]
+    return cut.rstrip(" ,.-") + "…"
+
+
 def esc(text: str) -> str:
     return escape(text, quote=False)
 
@@ -528,7 +541,7 @@ def rating_caption(period: str, rows: list[tuple[int | None, str, float, int, fl
         delta = "" if change is None else f" ({change:+.0f})"
         lines.append(f"{rank}. {esc(name)} — {score:.0f}{delta}, обращений {volume}")
     if unranked:
-        lines.append(f"Без места (мало данных): {unranked}")
+        lines.append(f"Вне рейтинга (мало данных): {unranked}")
     return "\n".join(lines)
 
 

@@ -76,9 +76,9 @@ def test_sums_per_category_and_account() -> None:
     by_account = {r.key: (r.by_bot, r.refused_bot, r.learned) for r in quality.by_account}
     assert by_account == {"adm_rybinsk": (2, 1, 0), "uk_zavolzhye": (1, 0, 1)}
     text = format_quality(quality, "неделя 2026-W47", {"roads": "Дороги", "adm_rybinsk": "Администрация Рыбинска"})
-    assert "бот направил сам: 3 (60.0%), из них по истории ответов: 1" in text
-    assert "после направления ботом: 1 (33.3% направленных ботом)" in text
-    assert "медиана 2.0 ч, 90% — до 3.0 ч; ждут разбора сейчас: 1" in text
+    assert "бот направил сам: 3 (60,0%), из них по истории ответов: 1" in text
+    assert "после направления ботом: 1 (33,3% направленных ботом)" in text
+    assert "медиана 2,0 ч, 90% — до 3,0 ч; ждут разбора сейчас: 1" in text
     assert "Дороги" in text and "Администрация Рыбинска" in text
 
 

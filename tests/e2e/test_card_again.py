@@ -3,6 +3,7 @@ one has scrolled far up in a busy group), and `/help`, what this chat can do. Re
 clients against the stand-ins."""
 from __future__ import annotations
 
+from routing import texts
 from routing.lifecycle import Status
 from tests.conftest import (
     CITIZEN,
@@ -122,7 +123,7 @@ async def test_a_refused_appeals_triage_card_again_keeps_the_reason_and_the_orde
     stand.citizen_says(POTHOLE)
     number = appeal_number(await stand.wait(CITIZEN, "принято"))
     first = await stand.refuse("adm_rybinsk", number, "Это дорога области, не города")
-    refused = stand.config.account("adm_rybinsk").name[:60]
+    refused = texts.button_label(stand.config.account("adm_rybinsk").name)
     assert buttons(first)[-2] == refused  # last before «Не обращение»
     stand.tg.user_sends(stand.triage, OPERATOR, f"/card {number}")
     again = await stand.wait(stand.triage, f"№{number}", count=2)

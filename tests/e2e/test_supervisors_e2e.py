@@ -72,6 +72,12 @@ async def test_rewrite_drops_the_held_answer_and_a_concrete_one_goes_out(stand: 
     await stand.wait(chat, "решена частично")
     [appeal] = await stand.appeals()
     assert appeal.status == Status.RESOLVED and appeal.rating == "partly"
+    # the card does not say «решено — … решено частично»; a copy by /card N keeps the rating
+    await stand.tg.wait_for(lambda: "Статус: закрыто — заявитель: решено частично" in body(
+        stand.current(chat, card["message_id"])))
+    stand.tg.user_sends(chat, OFFICIAL, f"/card {number}")
+    again = await stand.wait(chat, "Статус: закрыто — заявитель: решено частично", count=2)
+    assert again["message_id"] != card["message_id"]
 
 
 async def test_near_duplicates_are_answered_once(stand: Stand) -> None:
@@ -109,7 +115,7 @@ async def test_rating_and_problems_answer_with_a_chart_in_the_supervisors_chat_o
     stand.tg.user_sends(chat, OPERATOR, "/rating")
     rating = await stand.wait(chat, "Рейтинг")
     assert rating.get("photo"), rating
-    assert "Без места (мало данных): 1" in body(rating)
+    assert "Вне рейтинга (мало данных): 1" in body(rating)
     stand.tg.user_sends(chat, OPERATOR, "/problems")
     problems = await stand.wait(chat, "Главные темы")
     assert problems.get("photo") and "Дороги: 1" in body(problems)
