@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing import texts
 from routing.invites import ChatBindings
-from routing.lifecycle import OPEN, WITH_ACCOUNT
+from routing.lifecycle import OPEN, WITH_ACCOUNT, Status
 from routing.sla import SlaClock, SlaConfig, describe_deadline
 from storage import repository as repo
 from storage.models import Appeal, AppealEvent, Citizen
@@ -347,12 +347,13 @@ class DeadlineWatch:
             seen_chats.add((platform, chat))
             sent_to.append(target)
             if target == "account":
+                card = appeal.status != Status.AWAITING_PLACE  # no card anywhere until the place is known
                 body = (
                     texts.sla_overdue_account(
-                        appeal.id, term, (now - due).total_seconds(), "supervisors" in alert.targets
+                        appeal.id, term, (now - due).total_seconds(), "supervisors" in alert.targets, card=card
                     )
                     if late is not None
-                    else texts.sla_reminder(appeal.id, term, step.percent, due_words)
+                    else texts.sla_reminder(appeal.id, term, step.percent, due_words, card=card)
                 )
                 purpose = "sla_overdue" if late is not None else "sla_reminder"
                 payload = _text(body)

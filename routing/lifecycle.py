@@ -23,7 +23,8 @@ FINAL = frozenset({Status.RESOLVED, Status.CLOSED, Status.DISMISSED})
 
 _ALLOWED: dict[Status, frozenset[Status]] = {
     Status.DRAFT: frozenset({Status.AWAITING_PLACE, Status.TRIAGE, Status.ROUTED}),
-    Status.AWAITING_PLACE: frozenset({Status.TRIAGE, Status.ROUTED}),
+    # ANSWERED: the operators answer the citizen themselves (a reply to an alert about it in their chat)
+    Status.AWAITING_PLACE: frozenset({Status.TRIAGE, Status.ROUTED, Status.ANSWERED}),
     Status.TRIAGE: frozenset({Status.ROUTED, Status.ANSWERED, Status.DISMISSED}),
     Status.ROUTED: frozenset({Status.IN_WORK, Status.ANSWERED, Status.TRIAGE}),
     Status.IN_WORK: frozenset({Status.ANSWERED, Status.TRIAGE}),

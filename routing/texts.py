@@ -361,20 +361,30 @@ def span_words(delta_seconds: float) -> str:
     return f"{seconds} с"
 
 
-def sla_reminder(number: int, term: str, percent: int, deadline: str) -> str:
-    return (
+# an appeal still waiting for the citizen to name the place has no card in the triage chat yet
+AWAITING_PLACE_ALERT = "Карточки пока нет: житель ещё не указал место, бот спросил его кнопками."
+
+
+def sla_reminder(number: int, term: str, percent: int, deadline: str, *, card: bool = True) -> str:
+    how = "ответом на карточку или на это сообщение" if card else "ответом на это сообщение"
+    text = (
         f"⏰ Напоминание: №{number} — прошло {percent}% срока {TERM_NAMES.get(term, '')}.\n"
-        f"Ответить нужно {deadline} — ответом на карточку или на это сообщение."
+        f"Ответить нужно {deadline} — {how}."
     )
+    return text if card else f"{text}\n{AWAITING_PLACE_ALERT}"
 
 
-def sla_overdue_account(number: int, term: str, late_seconds: float, supervisors_told: bool) -> str:
+def sla_overdue_account(number: int, term: str, late_seconds: float, supervisors_told: bool, *,
+                        card: bool = True) -> str:
     # the sweep runs every minute or so: a lateness under a minute is news of "just now", not a count
     when = "только что" if late_seconds < 60 else f"{span_words(late_seconds)} назад"
+    how = "ответом на карточку или на это сообщение" if card else "ответом на это сообщение"
     lines = [
         f"🔴 №{number} просрочено: срок {TERM_NAMES.get(term, '')} истёк {when}.",
-        "Ответьте заявителю как можно скорее — ответом на карточку или на это сообщение.",
+        f"Ответьте заявителю как можно скорее — {how}.",
     ]
+    if not card:
+        lines.append(AWAITING_PLACE_ALERT)
     if supervisors_told:
         lines.append("Кураторы центра уведомлены.")
     return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""An appeal whose place the citizen has not named yet has no card anywhere: its deadline alerts go
+to the triage chat saying so, and the operators may answer the citizen by replying to them."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from routing.lifecycle import Status
+from tests.conftest import CITIZEN, OPERATOR, appeal_number, body
+from tests.e2e.test_deadlines_e2e import ClockStand, _stand, fast_config
+
+NO_PLACE = "Около дома 3 на улице Ленина не работает светофор"
+
+
+@pytest.fixture
+async def fast_stand(database_url: str) -> AsyncIterator[ClockStand]:
+    async for stand in _stand(fast_config(), database_url):
+        yield stand
+
+
+async def test_the_reminder_says_there_is_no_card_and_a_reply_to_it_answers(fast_stand: ClockStand) -> None:
+    stand = fast_stand
+    stand.citizen_says(NO_PLACE)
+    ask = await stand.wait(CITIZEN, "Уточните")
+    number = appeal_number(ask)
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.AWAITING_PLACE
+    await stand.at(6, appeal.created_at)  # past half of the 10 s term
+    [reminder] = stand.said(stand.triage, "Напоминание")
+    assert f"№{number}" in body(reminder)
+    assert "житель ещё не указал место" in body(reminder) and "на карточку" not in body(reminder)
+
+    stand.official_replies(stand.triage, reminder["message_id"], "Подскажите, в каком городе светофор?",
+                           user=OPERATOR)
+    answer = await stand.wait(CITIZEN, "Подскажите, в каком городе светофор?")
+    assert "Центр управления регионом" in body(answer)
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.ANSWERED and appeal.account_code is None
+    # the place buttons under the question are stale now: the press changes nothing
+    pressed = stand.press(CITIZEN, ask, f"place:{number}:", user=CITIZEN)
+    toast = await stand.tg.wait_for(lambda: stand.tg.callback_answers.get(pressed))
+    assert toast["text"] == "Эта кнопка уже не действует."
+    await stand.idle()
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.ANSWERED
