@@ -17,11 +17,20 @@ async def _asked(stand: Stand) -> int:
     return appeal_number(ack)
 
 
+def _place_buttons_left(stand: Stand) -> list[int]:
+    """Messages in the citizen's chat whose place buttons still show."""
+    return [m["message_id"] for m in stand.tg.bot_messages(CITIZEN)
+            if "place:" in str(stand.current(CITIZEN, m["message_id"]).get("reply_markup") or "")]
+
+
 async def test_a_typed_town_settles_the_place(stand: Stand) -> None:
     number = await _asked(stand)
+    assert len(_place_buttons_left(stand)) == 1
     stand.citizen_says("в Угличе, улица Победы")
     reply = await stand.wait(CITIZEN, "Место: Углич")
     assert f"Обращение №{number} передали" in body(reply)
+    # the question's 19 buttons go once the place is typed (they stayed, stale, before)
+    await stand.tg.wait_for(lambda: not _place_buttons_left(stand))
     [appeal] = await stand.appeals()
     assert (appeal.municipality, appeal.municipality_source) == ("uglichsky", "citizen")
     assert appeal.status in (Status.ROUTED, Status.TRIAGE)
@@ -53,6 +62,7 @@ async def test_words_without_a_place_get_the_buttons_again(stand: Stand) -> None
     # the buttons under the new message work like those under the acknowledgement
     stand.press(CITIZEN, again, f"place:{number}:tutaevsky", user=CITIZEN)
     await stand.wait(CITIZEN, "передали")
+    await stand.tg.wait_for(lambda: not _place_buttons_left(stand))  # the first question's buttons too
     [appeal] = await stand.appeals()
     assert (appeal.municipality, appeal.municipality_source) == ("tutaevsky", "citizen")
     assert appeal.status in (Status.ROUTED, Status.TRIAGE)

@@ -46,9 +46,9 @@ async def test_refusals_and_triage_are_counted(stand: Stand, tmp_path: Path, mon
     assert code == 0
     printed = capsys.readouterr().out
     assert "Обращений: 2" in printed
-    assert "бот направил сам: 1 (50.0%)" in printed
-    assert "передано в ЦУР на разбор: 1 (50.0%), из них бот не уверен в теме: 1" in printed
-    assert "после направления ботом: 1 (100.0% направленных ботом)" in printed
+    assert "бот направил сам: 1 (50,0%)" in printed
+    assert "передано в ЦУР на разбор: 1 (50,0%), из них бот не уверен в теме: 1" in printed
+    assert "после направления ботом: 1 (100,0% направленных ботом)" in printed
     assert "Разобрано операторами: 2" in printed and "ждут разбора сейчас: 0" in printed
 
     assert stand.app is not None
@@ -67,7 +67,7 @@ async def test_refusals_and_triage_are_counted(stand: Stand, tmp_path: Path, mon
     stand.tg.set_member(chat, OPERATOR)
     stand.tg.user_sends(chat, OPERATOR, "/routing")
     reply = await stand.wait(chat, "Маршрутизация")
-    assert "Обращений: 2" in body(reply) and "после направления ботом: 1 (100.0% направленных ботом)" in body(reply)
+    assert "Обращений: 2" in body(reply) and "после направления ботом: 1 (100,0% направленных ботом)" in body(reply)
     assert "Дороги" in body(reply) and "Администрация городского округа город Рыбинск" in body(reply)
     stand.tg.user_sends(stand.chat("adm_rybinsk"), OFFICIAL, "/routing")
     await stand.wait(stand.chat("adm_rybinsk"), "только в чате кураторов")
