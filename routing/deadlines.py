@@ -444,7 +444,7 @@ class DeadlineWatch:
         """(account name, new, answered, overdue) per account with anything to report, accounts in config order."""
         new = dict((await s.execute(
             select(Appeal.account_code, func.count())
-            .where(Appeal.registered_at > since, Appeal.registered_at <= now)
+            .where(Appeal.registered_at > since, Appeal.registered_at <= now, Appeal.status != Status.DISMISSED)
             .group_by(Appeal.account_code)
         )).all())
         answered = dict((await s.execute(

@@ -129,9 +129,12 @@ async def test_a_dismissed_appeal_sends_no_alerts_and_stays_out_of_the_figures(d
             routing = summarize(await load_routing(s, started - timedelta(days=1), now, now))
             # as they stood before the dismissal, the figures had it: a past report never changes
             before = await load_facts(s, started - timedelta(days=1), now, dismissed_at - timedelta(seconds=1))
+            digest = await app.desk.deadlines.digest_rows(s, started - timedelta(days=1), now)
         assert [f.id for f in facts] == [pothole]
         assert (routing.total.appeals, routing.total.dismissed, routing.total.waiting) == (2, 1, 0)
         assert number in [f.id for f in before]
+        # the daily digest counts it nowhere (before: a «new» appeal with no account)
+        assert digest == [(stand.config.account("adm_rybinsk").name, 1, 0, 1)]
 
 
 async def test_a_triage_chat_on_vk_closes_a_vk_citizens_message(config, database_url: str) -> None:
