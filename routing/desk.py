@@ -278,13 +278,12 @@ class AppealDesk:
         """The citizen told the place the bot asked for (a button, a word, a location): route the
         appeal and tell them where it went. The place questions' buttons go (the pressed one, if a
         button told it, its caller has edited already)."""
-        for purpose in ("ack", "ask_place_again"):
-            for platform, chat, message_ids in await repo.sent_messages(s, appeal.id, purpose):
-                for message_id in message_ids:
-                    if message_id != pressed:
-                        repo.enqueue(s, platform, chat, "place_buttons_done",
-                                     {"type": "edit_keyboard", "message_id": message_id, "keyboard": None},
-                                     appeal_id=appeal.id, now=self.clock.now())
+        for platform, chat, message_ids in await repo.sent_messages(s, appeal.id, "ack", "ask_place_again"):
+            for message_id in message_ids:
+                if message_id != pressed:
+                    repo.enqueue(s, platform, chat, "place_buttons_done",
+                                 {"type": "edit_keyboard", "message_id": message_id, "keyboard": None},
+                                 appeal_id=appeal.id, now=self.clock.now())
         appeal.municipality = code
         appeal.municipality_source = source
         self._log_event(s, appeal, sender, "place_chosen", None, {"municipality": code, "by": how})

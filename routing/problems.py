@@ -35,6 +35,7 @@ from routing import texts
 from routing.analytics_config import DuplicateSettings, SpikeSettings
 from routing.appeal_facts import AppealFacts
 from routing.deadlines import first_chat
+from routing.lifecycle import Status
 from storage import repository as repo
 from storage.models import Appeal, ProcessedUpdate
 
@@ -158,7 +159,7 @@ async def find_spikes(s: AsyncSession, now: datetime, settings: SpikeSettings) -
             select(Appeal.id, Appeal.municipality, Appeal.category)
             .where(Appeal.created_at > window_start, Appeal.created_at <= now,
                    Appeal.municipality.is_not(None), Appeal.category.is_not(None),
-                   Appeal.registered_at.is_not(None), Appeal.status != "dismissed")
+                   Appeal.registered_at.is_not(None), Appeal.status != Status.DISMISSED)
             .order_by(Appeal.id)
         )
     ).all()
@@ -175,7 +176,7 @@ async def find_spikes(s: AsyncSession, now: datetime, settings: SpikeSettings) -
                 select(func.count()).select_from(Appeal).where(
                     Appeal.municipality == municipality, Appeal.category == category,
                     Appeal.created_at > baseline_start, Appeal.created_at <= window_start,
-                    Appeal.registered_at.is_not(None), Appeal.status != "dismissed",
+                    Appeal.registered_at.is_not(None), Appeal.status != Status.DISMISSED,
                 )
             )
         ).scalar_one())

@@ -365,8 +365,12 @@ def span_words(delta_seconds: float) -> str:
 AWAITING_PLACE_ALERT = "Карточки пока нет: житель ещё не указал место, бот спросил его кнопками."
 
 
+def _reply_how(card: bool) -> str:
+    return "ответом на карточку или на это сообщение" if card else "ответом на это сообщение"
+
+
 def sla_reminder(number: int, term: str, percent: int, deadline: str, *, card: bool = True) -> str:
-    how = "ответом на карточку или на это сообщение" if card else "ответом на это сообщение"
+    how = _reply_how(card)
     text = (
         f"⏰ Напоминание: №{number} — прошло {percent}% срока {TERM_NAMES.get(term, '')}.\n"
         f"Ответить нужно {deadline} — {how}."
@@ -378,7 +382,7 @@ def sla_overdue_account(number: int, term: str, late_seconds: float, supervisors
                         card: bool = True) -> str:
     # the sweep runs every minute or so: a lateness under a minute is news of "just now", not a count
     when = "только что" if late_seconds < 60 else f"{span_words(late_seconds)} назад"
-    how = "ответом на карточку или на это сообщение" if card else "ответом на это сообщение"
+    how = _reply_how(card)
     lines = [
         f"🔴 №{number} просрочено: срок {TERM_NAMES.get(term, '')} истёк {when}.",
         f"Ответьте заявителю как можно скорее — {how}.",

@@ -227,15 +227,15 @@ async def link_of_role(session: AsyncSession, appeal_id: int, chat_id: str, role
     ).scalar_one_or_none()
 
 
-async def sent_messages(session: AsyncSession, appeal_id: int, purpose: str) -> list[tuple[str, str, list[str]]]:
-    """(platform, chat, message ids) of every message of that purpose sent about the appeal, oldest
+async def sent_messages(session: AsyncSession, appeal_id: int, *purposes: str) -> list[tuple[str, str, list[str]]]:
+    """(platform, chat, message ids) of every message of these purposes sent about the appeal, oldest
     first: a card posted again with /card N leaves the earlier one in the chat too, and a VK keyboard
     over its button limit is one outbox row sent as several messages."""
     await flush_deferred(session)
     rows = (
         await session.execute(
             select(OutboxMessage.platform, OutboxMessage.chat_id, OutboxMessage.sent_message_ids)
-            .where(OutboxMessage.appeal_id == appeal_id, OutboxMessage.purpose == purpose,
+            .where(OutboxMessage.appeal_id == appeal_id, OutboxMessage.purpose.in_(purposes),
                    OutboxMessage.sent_message_ids.is_not(None))
             .order_by(OutboxMessage.id)
         )
