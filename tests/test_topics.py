@@ -496,3 +496,69 @@ def test_detail_sub_groups_and_context_roles_together() -> None:
 def test_details_must_match_the_texts() -> None:
     with pytest.raises(ValueError, match="details differ"):
         TopicModel().fit(["а", "б"], ["x", "y"], details=["d"])
+
+
+
+@pytest.mark.parametrize(("ngram_range", "max_features"), [((1, 5), None), ((1, 5), 700), ((2, 5), 300), ((3, 3), 1)])
+def test_training_char_blocks_equal_scikit_learn(ngram_range: tuple[int, int], max_features: int | None) -> None:
+    """Training builds char_wb blocks with its own counting: the terms (including which ones the
+    max_features cut keeps among equal counts), their idf and the values must be TfidfVectorizer's,
+    or a model would change with the speed-up."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from routing.topics import char_wb_tfidf
+    from routing.training import load_seed_examples
+
+    docs = VARIED_DOCS + [t for t, _ in NEW_MESSAGES] + load_seed_examples()[0] + ["Яма ЯМА яма", "Ёж\tёж  ЕЖ"]
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, min_df=2, max_features=max_features,
+                          sublinear_tf=True, dtype=np.float32)
+    expected = vec.fit_transform(docs)
+    matrix, terms, idf = char_wb_tfidf(docs, ngram_range, 2, max_features)
+    assert terms == sorted(vec.vocabulary_, key=vec.vocabulary_.get)
+    if max_features is not None:
+        assert len(terms) == max_features
+    assert np.array_equal(idf, vec.idf_.astype(np.float32))
+    assert matrix.shape == expected.shape
+    assert abs(matrix - expected).max() < 1e-6
+
+
+def test_class_ratio_weights_favour_words_that_mark_a_class() -> None:
+    from scipy.sparse import csr_matrix
+
+    from routing.topics import class_ratio_weights
+
+    # Columns: a word of class 0 only, a word of class 1 only, a word every row has.
+    x = csr_matrix(np.array([[1, 0, 1], [1, 0, 1], [0, 1, 1], [0, 1, 1]], dtype=np.float32))
+    y = np.array([0, 0, 1, 1])
+    weights = class_ratio_weights(x, y, power=1.0)
+    # Column 0, class 0 against the rest, each smoothed by 1: 3 of 7 units of mass inside, 1 of 7 outside.
+    assert weights[0] == pytest.approx(np.log(3), rel=1e-5)
+    assert weights[1] == pytest.approx(weights[0], rel=1e-5)
+    assert weights[2] == pytest.approx(0.0, abs=1e-6)
+    assert np.allclose(class_ratio_weights(x, y, power=0.5), np.sqrt(weights))
+
+
+def test_weighted_svm_folds_its_scale_into_the_weights() -> None:
+    """The SVM learns on scaled features; the model's weights must give the same scores on the
+    plain features, so prediction needs no scaling step."""
+    from scipy.sparse import csr_matrix
+    from sklearn.svm import LinearSVC
+
+    from routing.topics import TopicModel, TopicModelSettings, class_ratio_weights
+    from routing.training import load_seed_examples
+
+    texts, labels = load_seed_examples()
+    model = TopicModel(TopicModelSettings(ratio_weight_min_rows=0))
+    model.fit(texts, labels)
+    assert model.metadata["ratio_weight_power"] == 0.5
+    index = {c: i for i, c in enumerate(model._targets)}
+    y = np.array([index[label] for label in labels])
+    x = model._training_matrix(texts, None)
+    coef, bias, _ = model._fit_svm(x, y)
+    scale = class_ratio_weights(x, y, 0.5)
+    scaled = csr_matrix((x.data * scale[x.indices], x.indices, x.indptr), shape=x.shape)
+    plain = LinearSVC(C=model.settings.c, dual=True).fit(scaled, y)
+    assert np.allclose(np.asarray(x @ coef.T) + bias, plain.decision_function(scaled), atol=1e-4)
+    assert not np.allclose(coef, plain.coef_)  # the scale did change the weights
+    # The seed model itself (942 rows) stays unweighted.
+    assert TopicModel().fit(texts, labels).metadata["ratio_weight_power"] is None
