@@ -204,11 +204,36 @@ class TelegramTransport:
                 reply_markup=keyboard_markup(p.get("keyboard")),
             )
             return []
+        if kind == "erase":
+            await self._erase(chat, item, p["text"])
+            return []
         if kind == "leave":
             # queued after a refusal in a group nobody bound: the refusal is said first, then the bot goes
             await self.bot.leave_chat(chat)
             return []
         raise PermanentError(f"unknown outbox item type {kind!r}")
+
+    async def _erase(self, chat: int, item: Outgoing, placeholder: str) -> None:
+        """Take a message with personal data out of a chat: delete it; a bot may only within 48 hours
+        of sending, so an older one is overwritten instead: a text with the placeholder, a photo's
+        caption with it (the photo itself stays: Telegram has no way left to remove it)."""
+        if item.target_message_id is None:
+            raise PermanentError("erase without a target message")
+        target = int(item.target_message_id)
+        try:
+            await self.bot.delete_message(chat, target)
+            return
+        except TelegramBadRequest as exc:
+            if "not found" in exc.message:
+                return  # already gone
+            log.info("message %s in chat %s can't be deleted (%s); overwriting it", target, chat, exc.message)
+        try:
+            await self.bot.edit_message_text(text=placeholder, chat_id=chat, message_id=target, parse_mode="HTML")
+        except TelegramBadRequest as exc:
+            if "no text" not in exc.message:
+                raise
+            await self.bot.edit_message_caption(chat_id=chat, message_id=target, caption=placeholder,
+                                                parse_mode="HTML")
 
     async def _send_text(
         self, chat: int, html: str, keyboard: Any, reply: ReplyParameters | None, force_reply: bool

@@ -104,6 +104,9 @@ def keyboards(rows: list[list[list[str]]] | None) -> list[str]:
     return built
 
 
+CANT_DELETE = 924  # "Can't delete this message for everybody": older than a day, or not ours
+
+
 class VkTransport:
     def __init__(self, client: VkClient, media: MediaFetcher | None = None, *, cache_size: int = 500) -> None:
         self.client = client
@@ -177,6 +180,19 @@ class VkTransport:
                 raise PermanentError("edit without a target message")
             text = split_text(plain_text(p["text"]))[0]
             await self._edit(peer, int(item.target_message_id), text, p.get("keyboard"))
+            return []
+        if kind == "erase":
+            if item.target_message_id is None:
+                raise PermanentError("erase without a target message")
+            try:
+                await self.client.call("messages.delete", peer_id=peer, cmids=item.target_message_id,
+                                       delete_for_all=1, group_id=self.client.group_id)
+            except ApiError as exc:
+                if exc.code != CANT_DELETE:
+                    raise
+                # older than a day: VK deletes it for everybody no more; its text is overwritten
+                # (photos and places sent with it stay, VK keeps an edit's attachments)
+                await self._edit(peer, int(item.target_message_id), split_text(plain_text(p["text"]))[0], None)
             return []
         if kind == "edit_keyboard":
             if item.target_message_id is None:

@@ -39,6 +39,8 @@ ERASED_ACTOR = "заявитель (данные удалены)"
 # links in the citizen's own chat; the officials' cards keep theirs, so an old card still finds its appeal
 CITIZEN_LINK_ROLES = ("citizen", "ack", "answer")
 CARD_ROLES = ("card", "triage_card")
+# what else the officials' chats got of the citizen's: taken out of them on erasure
+ERASED_PURPOSES = ("card_photo", "card_location", "followup")
 _USER_REF = re.compile(r"^(tg|vk):(\d{1,20})$")
 _APPEAL_REF = re.compile(r"^(?:#|№|appeal:)\s*(\d{1,12})$")
 
@@ -52,6 +54,7 @@ class ForgetReport:
     outbox_scrubbed: int = 0
     links_removed: int = 0
     cards_edited: int = 0
+    parts_erased: int = 0  # the cards' photos and places, follow-ups: taken out of the officials' chats
     already: bool = False
 
     def summary(self) -> str:
@@ -60,7 +63,8 @@ class ForgetReport:
         return (
             f"citizen {self.citizen_id}: erased {self.appeals} appeal(s), {self.messages} message(s); "
             f"{self.outbox_dropped} pending message(s) dropped, {self.outbox_scrubbed} outbox row(s) scrubbed, "
-            f"{self.links_removed} link(s) removed, {self.cards_edited} card(s) edited"
+            f"{self.links_removed} link(s) removed, {self.cards_edited} card(s) edited, "
+            f"{self.parts_erased} photo(s), place(s) and follow-up(s) taken out of the officials' chats"
         )
 
 
@@ -200,6 +204,18 @@ async def forget_citizen(s: AsyncSession, citizen: Citizen, now: datetime, *, by
                 appeal_id=appeal_id, now=now,
             )
             report.cards_edited += 1
+        # the card's photos and place, and the follow-ups copied to the officials (text, photo,
+        # place): deleted, or overwritten where the platform no longer lets the bot delete them
+        for appeal_id in ids:
+            for part_platform, part_chat, sent in await repo.sent_messages(s, appeal_id, *ERASED_PURPOSES):
+                for message_id in sent:
+                    repo.enqueue(
+                        s, part_platform, part_chat, "part_erased",
+                        {"type": "erase", "message_id": message_id,
+                         "text": texts.FORGOTTEN_PART.format(number=appeal_id)},
+                        appeal_id=appeal_id, now=now,
+                    )
+                    report.parts_erased += 1
 
     citizen.display_name = None
     citizen.platform_user_id = marker

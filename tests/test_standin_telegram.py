@@ -438,6 +438,20 @@ async def test_edits_and_not_modified(tg: TelegramStandin, bot: Bot) -> None:
     assert update.edited_message is not None and update.edited_message.text == "/start again"
 
 
+async def test_a_bot_deletes_its_messages_within_48_hours(tg: TelegramStandin, bot: Bot) -> None:
+    tg.user_sends(CITIZEN, CITIZEN, "/start")
+    fresh = await bot.send_message(CITIZEN, "свежее")
+    old = await bot.send_message(CITIZEN, "старое")
+    tg.age_messages(CITIZEN, 47 * 3600)
+    assert await bot.delete_message(CITIZEN, fresh.message_id) is True
+    tg.age_messages(CITIZEN, 2 * 3600)  # "старое" is 49 hours old now
+    with pytest.raises(TelegramBadRequest, match="message can't be deleted"):
+        await bot.delete_message(CITIZEN, old.message_id)
+    with pytest.raises(TelegramBadRequest, match="message to delete not found"):
+        await bot.delete_message(CITIZEN, fresh.message_id)
+    assert [m["text"] for m in tg.bot_messages(CITIZEN)] == ["старое"]
+
+
 # ---------------------------------------------------------------- files
 
 

@@ -136,6 +136,25 @@ async def test_replies_edits_and_reading_back(vk: VkStandin) -> None:
                             message="чужое")).code == 909
 
 
+async def test_a_community_deletes_its_messages_for_all_within_a_day(vk: VkStandin) -> None:
+    api = client(vk)
+    mine = vk.user_sends(USER, USER, "Яма на дороге")
+    [fresh] = await call(api, "messages.send", peer_ids=USER, random_id=1, message="свежее")
+    [old] = await call(api, "messages.send", peer_ids=USER, random_id=2, message="старое")
+    vk.age_messages(USER, 23 * 3600)
+    deleted = await call(api, "messages.delete", peer_id=USER, cmids=fresh["conversation_message_id"],
+                         delete_for_all=1, group_id=vk.group_id)
+    assert deleted == [{"peer_id": USER, "conversation_message_id": fresh["conversation_message_id"], "response": 1}]
+    vk.age_messages(USER, 2 * 3600)
+    for cmid in (old["conversation_message_id"], mine["conversation_message_id"]):  # too old; not ours
+        error = await api_error(api, "messages.delete", peer_id=USER, cmids=cmid, delete_for_all=1,
+                                group_id=vk.group_id)
+        assert error.code == 924
+    assert (await api_error(api, "messages.delete", peer_id=USER, cmids=old["conversation_message_id"],
+                            group_id=vk.group_id)).code == 100
+    assert [m["text"] for m in vk.bot_messages(USER)] == ["старое"]
+
+
 async def test_long_poll_delivers_messages_and_presses_and_survives_a_new_key(vk: VkStandin) -> None:
     api = client(vk)
     longpoll = await asyncio.to_thread(VkBotLongPoll, api, vk.group_id, 1)

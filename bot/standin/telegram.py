@@ -35,6 +35,7 @@ JSON = dict[str, Any]
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64
+DELETE_WINDOW = 48 * 3600  # a bot deletes a message only while it is younger than this
 
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted", "left", "kicked"})
 FAULT_KINDS = frozenset({"429", "500", "timeout"})
@@ -764,6 +765,12 @@ class TelegramStandin:
         if chat is None:
             return []
         return [self._log_view(chat, m) for m in chat.messages.values()]
+
+    def age_messages(self, chat_id: int, seconds: float) -> None:
+        """Make every message of the chat `seconds` older (for the limits that depend on age)."""
+        for message in self._chats[chat_id].messages.values():
+            if message.get("date"):
+                message["date"] = int(message["date"] - seconds)
 
     def bot_messages(self, chat_id: int) -> list[JSON]:
         return [m for m in self.chat_log(chat_id) if m["from"]["id"] == self.bot_id]
@@ -1722,6 +1729,8 @@ class TelegramStandin:
     def _m_delete_message(self, params: JSON, uploads: dict[str, _Upload]) -> bool:
         chat = self._chat_param(params)
         msg = self._message_param(chat, params, "message to delete not found")
+        if msg.get("date") and time.time() - msg["date"] >= DELETE_WINDOW:
+            raise ApiError(400, "Bad Request: message can't be deleted")
         del chat.messages[msg["message_id"]]
         return True
 

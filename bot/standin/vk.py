@@ -41,6 +41,7 @@ INLINE_ROWS = 6
 INLINE_BUTTONS = 10
 ROW_BUTTONS = 5
 SNACKBAR_LIMIT = 90
+DELETE_WINDOW = 24 * 3600  # a message is deleted for everybody only while it is younger than this
 API_VERSION = "5.199"
 
 FAULT_KINDS = frozenset({"6", "9", "10", "http500", "timeout", "lost"})
@@ -164,6 +165,7 @@ class VkStandin:
             "users.get": self._m_users_get,
             "messages.send": self._m_send,
             "messages.edit": self._m_edit,
+            "messages.delete": self._m_delete,
             "messages.getByConversationMessageId": self._m_get_by_cmid,
             "messages.sendMessageEventAnswer": self._m_event_answer,
             "photos.getMessagesUploadServer": self._m_upload_server,
@@ -369,6 +371,11 @@ class VkStandin:
     def chat_log(self, peer_id: int) -> list[JSON]:
         peer = self._peers.get(peer_id)
         return [] if peer is None else [copy.deepcopy(m) for m in peer.messages.values()]
+
+    def age_messages(self, peer_id: int, seconds: float) -> None:
+        """Make every message of the conversation `seconds` older (for the limits that depend on age)."""
+        for message in self._peers[peer_id].messages.values():
+            message["date"] = int(message["date"] - seconds)
 
     def bot_messages(self, peer_id: int) -> list[JSON]:
         return [m for m in self.chat_log(peer_id) if m["from_id"] == -self.group_id]
@@ -859,6 +866,27 @@ class VkStandin:
         message["update_time"] = int(time.time())
         message["edits"] = message.get("edits", 0) + 1
         return 1
+
+    def _m_delete(self, params: dict[str, str]) -> list[JSON]:
+        """A community deletes its own messages, for everybody, within a day of sending them."""
+        peer_id = self._int(params, "peer_id")
+        if peer_id is None:
+            raise _invalid("peer_id is undefined")
+        peer = self._writable_peer(peer_id)
+        if params.get("delete_for_all") != "1":
+            raise _invalid("a community deletes messages for all only (delete_for_all=1)")
+        cmids = [int(raw) for raw in filter(None, params.get("cmids", "").split(","))]
+        if not cmids:
+            raise _invalid("cmids is undefined (the stand-in deletes by it only)")
+        for cmid in cmids:
+            message = peer.messages.get(cmid)
+            if message is None:
+                raise _invalid("message not found")
+            if message["from_id"] != -self.group_id or time.time() - message["date"] >= DELETE_WINDOW:
+                raise VkError(924, "Can't delete this message for everybody")
+        for cmid in cmids:
+            del peer.messages[cmid]
+        return [{"peer_id": peer_id, "conversation_message_id": cmid, "response": 1} for cmid in cmids]
 
     def _m_get_by_cmid(self, params: dict[str, str]) -> JSON:
         peer_id = self._int(params, "peer_id")

@@ -20,7 +20,7 @@ from routing.periods import Period
 from storage import repository as repo
 from storage.db import Database
 from storage.models import Base, Citizen
-from tests.conftest import CITIZEN, CITIZEN2, OFFICIAL, Stand, appeal_number, body
+from tests.conftest import CITIZEN, CITIZEN2, OFFICIAL, VK_ACCOUNT_PEER, Stand, appeal_number, body
 
 POTHOLE = "В Рыбинске на улице Крестовой огромная яма на дороге, машины бьют колёса"
 SECOND = "В Рыбинске на улице Ломоносова огромная яма на дороге у дома 7, квартира 12 рядом"
@@ -310,3 +310,95 @@ async def test_every_copy_of_the_card_and_its_continuation_is_erased(stand: Stan
         text = body(stand.current(chat, m["message_id"]))
         assert NAME not in text and "яма глубокая" not in text, text
     assert "удалил" in body(stand.current(chat, more["message_id"]))
+
+
+async def forget_with_the_button(stand: Stand) -> None:
+    stand.citizen_says("/forget")
+    prompt = await stand.wait(CITIZEN, "Удалить ваши данные?")
+    stand.press(CITIZEN, prompt, "forget:yes", user=CITIZEN)
+    await stand.idle()
+
+
+async def photos_place_and_followup(stand: Stand) -> tuple[int, int]:
+    """An appeal sent with a photo and a place, then a follow-up with a photo: the official's chat
+    gets the card, its photo and place, and the follow-up."""
+    chat = stand.chat("adm_rybinsk")
+    stand.citizen_says(photo=True, caption=POTHOLE)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    await stand.wait(chat, f"№{number}")
+    stand.citizen_says(location=PLACE)
+    await stand.wait(chat, "Дополнение к обращению")
+    stand.citizen_says(PHOTO_NOTE, photo=True)
+    await stand.wait(chat, "Дополнение к обращению", count=2)
+    await stand.idle()
+    return number, chat
+
+
+def personal(message: dict) -> bool:
+    """Does an official's-chat message still carry the citizen's photo, place or words?"""
+    text = body(message) or ""
+    return bool(message.get("photo") or message.get("location") or PHOTO_NOTE in text or "Крестовой" in text)
+
+
+async def test_the_cards_photos_place_and_the_followups_leave_the_officials_chat(stand: Stand) -> None:
+    number, chat = await photos_place_and_followup(stand)
+    before = stand.tg.bot_messages(chat)
+    assert sum(1 for m in before if m.get("photo")) == 2 and any(m.get("location") for m in before)
+    await forget_with_the_button(stand)
+    # before the fix the card's text was erased, its photo and every follow-up stayed in the chat
+    await stand.tg.wait_for(lambda: not any(personal(m) for m in stand.tg.bot_messages(chat)))
+    left = stand.tg.bot_messages(chat)
+    assert len(left) < len(before)
+    assert all(texts.FORGOTTEN_CARD.format(number=number).split("\n")[0] in body(m) or "удалил" in body(m)
+               for m in left), [body(m) for m in left]
+    failed = await stand.query("select count(*) from outbox where purpose = 'part_erased' and status != 'sent'")
+    assert failed == [(0,)]
+
+
+async def test_messages_too_old_to_delete_are_overwritten(stand: Stand) -> None:
+    number, chat = await photos_place_and_followup(stand)
+    places = {str(m["message_id"]) for m in stand.tg.bot_messages(chat) if m.get("location")}
+    assert len(places) == 1  # the place the citizen sent after the card
+    stand.tg.age_messages(chat, 3 * 24 * 3600)  # past the 48 hours in which a bot may delete
+    await forget_with_the_button(stand)
+    placeholder = texts.FORGOTTEN_PART.format(number=number)
+    await stand.tg.wait_for(lambda: sum(placeholder in body(m) for m in stand.tg.bot_messages(chat)) >= 2)
+    for m in stand.tg.bot_messages(chat):
+        text = body(m) or ""
+        assert PHOTO_NOTE not in text and "Крестовой" not in text and NAME not in text, text
+        if m.get("photo"):
+            assert placeholder in text  # the caption, the most Telegram still lets a bot change
+    # a place message can be neither deleted nor edited any more: their rows say so, nothing else failed
+    failed = await stand.query("select payload from outbox where purpose = 'part_erased' and status != 'sent'")
+    assert {str((json.loads(p) if isinstance(p, str) else p)["message_id"]) for (p,) in failed} == places
+
+
+LIGHTS = "В Угличе не работает уличное освещение на улице Ярославской"  # the VK account's
+
+
+@pytest.mark.parametrize("days", [0, 3])
+async def test_a_vk_chats_copies_are_deleted_or_overwritten(vk_stand: Stand, days: int) -> None:
+    stand, vk = vk_stand, vk_stand.vk_side
+    stand.citizen_says(photo=True, caption=LIGHTS)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    await stand.vk_wait(VK_ACCOUNT_PEER, f"№{number}")
+    stand.citizen_says(PHOTO_NOTE)
+    await stand.vk_wait(VK_ACCOUNT_PEER, PHOTO_NOTE)
+    photos = [m["conversation_message_id"] for m in vk.bot_messages(VK_ACCOUNT_PEER) if m.get("attachments")]
+    assert len(photos) == 1
+    if days:
+        vk.age_messages(VK_ACCOUNT_PEER, days * 24 * 3600)  # VK deletes for everybody within a day only
+    await forget_with_the_button(stand)
+    await vk.wait_for(lambda: not any(PHOTO_NOTE in m["text"] or "Ярославской" in m["text"]
+                                      for m in vk.bot_messages(VK_ACCOUNT_PEER)))
+    left = {m["conversation_message_id"]: m for m in vk.bot_messages(VK_ACCOUNT_PEER)}
+    placeholder = texts.FORGOTTEN_PART.format(number=number)  # no markup in it: the same on VK
+    if days:
+        # too old: the texts are overwritten; the photo stays (VK keeps an edit's attachments)
+        assert placeholder in left[photos[0]]["text"]
+        assert sum(placeholder in m["text"] for m in left.values()) == 2
+    else:
+        assert photos[0] not in left and not any(placeholder in m["text"] for m in left.values())
+    assert all("удалил" in m["text"] for m in left.values()), [m["text"] for m in left.values()]
+    failed = await stand.query("select count(*) from outbox where purpose = 'part_erased' and status != 'sent'")
+    assert failed == [(0,)]
