@@ -161,6 +161,9 @@ class RoutingConfig(_Model):
     # a message of only greetings or thanks («Здравствуйте», «Спасибо!», «ок») is answered and starts
     # no appeal (routing/small_talk.py); false: every message with words is an appeal
     small_talk: bool = True
+    # an appeal whose place the citizen was asked for and has not named within this many minutes
+    # goes to the operators' triage chat as a card (they find the place and the account); 0: it waits
+    place_wait_minutes: int = Field(60, ge=0)
 
 
 class VkSettings(_Model):

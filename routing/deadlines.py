@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -192,6 +192,8 @@ class DeadlineWatch:
         self.clock = clock
         self.notify = notify
         self.batch_size = batch_size
+        # run at the start of every sweep: the desk's timed moves (AppealDesk.hand_over_unplaced)
+        self.before_sweep: Callable[[], Awaitable[object]] | None = None
         self.ladder = build_ladder(sla.sla)
         self.tz = ZoneInfo(config.region.timezone)
         # asked for every staff message (chat_role): worked out once, the config does not change while running
@@ -264,6 +266,8 @@ class DeadlineWatch:
 
     async def sweep(self) -> SweepResult:
         """Send every alert that has come by now. Safe to run in several processes at once."""
+        if self.before_sweep is not None:
+            await self.before_sweep()  # the desk's own timed moves (appeals whose place never came)
         now = self.clock.now()
         total = SweepResult()
         # each batch moves every row it reads to a later moment (or away), so this ends; the cap is a guard

@@ -86,6 +86,7 @@ class AppealDesk:
         self.bindings = ChatBindings()
         # reminders, escalation, /overdue and the digest: the sweep's side of the same deadlines
         self.deadlines = DeadlineWatch(db, config, sla, clock, notify, bindings=self.bindings)
+        self.deadlines.before_sweep = self.hand_over_unplaced
         self.invites = ChatInvites(db, config, clock, self.bindings, self.chat_role, notify)
         # the citizen's /forget: their personal data erased, the appeals' facts kept for statistics
         self.privacy = PrivacyDesk(db, clock, notify)
@@ -278,12 +279,7 @@ class AppealDesk:
         """The citizen told the place the bot asked for (a button, a word, a location): route the
         appeal and tell them where it went. The place questions' buttons go (the pressed one, if a
         button told it, its caller has edited already)."""
-        for platform, chat, message_ids in await repo.sent_messages(s, appeal.id, "ack", "ask_place_again"):
-            for message_id in message_ids:
-                if message_id != pressed:
-                    repo.enqueue(s, platform, chat, "place_buttons_done",
-                                 {"type": "edit_keyboard", "message_id": message_id, "keyboard": None},
-                                 appeal_id=appeal.id, now=self.clock.now())
+        await self._clear_place_buttons(s, appeal, pressed)
         appeal.municipality = code
         appeal.municipality_source = source
         self._log_event(s, appeal, sender, "place_chosen", None, {"municipality": code, "by": how})
@@ -296,6 +292,19 @@ class AppealDesk:
                                                     self._describe_due(appeal.first_answer_due))),
             appeal_id=appeal.id, link_role="ack", now=self.clock.now(),
         )
+
+    def _no_place_reason(self) -> str:
+        return texts.NO_PLACE_TRIAGE_REASON.format(wait=texts.span_words(self.config.routing.place_wait_minutes * 60))
+
+    async def _clear_place_buttons(self, s: AsyncSession, appeal: Appeal, pressed: str | None = None) -> None:
+        """The place questions («Уточните, где это?» and its repeats) lose their buttons; the pressed
+        one, if any, its caller has edited already."""
+        for platform, chat, message_ids in await repo.sent_messages(s, appeal.id, "ack", "ask_place_again"):
+            for message_id in message_ids:
+                if message_id != pressed:
+                    repo.enqueue(s, platform, chat, "place_buttons_done",
+                                 {"type": "edit_keyboard", "message_id": message_id, "keyboard": None},
+                                 appeal_id=appeal.id, now=self.clock.now())
 
     def _place_in(self, text: str, location: tuple[float, float] | None) -> str | None:
         """The municipality a citizen's answer to «где это?» names: a town, a district, a street
@@ -753,6 +762,8 @@ class AppealDesk:
                     reason = str(move[1].get("reason") or "") or None
                 elif move is not None and move[1].get("reason") == "not_solved":
                     reason = texts.REOPENED_TRIAGE_REASON
+                elif move is not None and move[1].get("reason") == "no_place":
+                    reason = self._no_place_reason()
                 await self._send_triage_card(s, appeal, citizen, reason)
                 body = None
             else:
@@ -761,6 +772,39 @@ class AppealDesk:
             if body is not None:
                 repo.enqueue(s, msg.platform, msg.chat_id, "card_reply", _text(body, reply_to=msg.message_id), now=now)
         self.notify()
+
+    # --- a place never named --------------------------------------------------------------------
+
+    async def hand_over_unplaced(self, limit: int = 100) -> int:
+        """Appeals still waiting for the place the citizen was asked for `routing.place_wait_minutes`
+        ago go to the triage chat as cards: the operators find the place and the account. Before,
+        such an appeal waited for ever, its reminders telling the operators there was no card.
+        The citizen is told, and the place question loses its buttons; a place they write later is
+        a follow-up the operators see. Run by each deadline sweep; returns how many moved."""
+        wait = self.config.routing.place_wait_minutes
+        if not wait:
+            return 0
+        now = self.clock.now()
+        moved = 0
+        async with self.db.transaction() as s:
+            waiting = await repo.appeals_waiting_since(s, Status.AWAITING_PLACE, now - timedelta(minutes=wait), limit)
+            for appeal in waiting:
+                if not await repo.take_status(s, appeal.id, Status.AWAITING_PLACE, Status.TRIAGE):
+                    continue  # another process's sweep, or the citizen's answer, came first
+                citizen = await s.get(Citizen, appeal.citizen_id)
+                assert citizen is not None
+                self._move(s, appeal, Status.TRIAGE, "system", "to_triage", {"reason": "no_place"})
+                await self._clear_place_buttons(s, appeal)
+                await self._send_triage_card(s, appeal, citizen, self._no_place_reason())
+                if citizen.anonymised_at is None:
+                    repo.enqueue(s, citizen_platform(citizen), citizen.chat_id, "no_place_triage",
+                                 _text(texts.NO_PLACE_CITIZEN.format(number=appeal.id)),
+                                 appeal_id=appeal.id, link_role="ack", now=now)
+                moved += 1
+        if moved:
+            log.info("%d appeal(s) without a place handed to triage", moved)
+            self.notify()
+        return moved
 
     # --- delivery that failed -------------------------------------------------------------------
 

@@ -362,6 +362,11 @@ def span_words(delta_seconds: float) -> str:
 
 
 # an appeal still waiting for the citizen to name the place has no card in the triage chat yet
+NO_PLACE_TRIAGE_REASON = "житель не указал место за {wait}"
+NO_PLACE_CITIZEN = (
+    "Место по обращению №{number} пока не указано, поэтому мы передали его операторам центра: они "
+    "определят, кому его направить. Если можете, напишите адрес или населённый пункт ответным сообщением."
+)
 AWAITING_PLACE_ALERT = "Карточки пока нет: житель ещё не указал место, бот спросил его кнопками."
 
 

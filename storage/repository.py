@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -303,6 +303,27 @@ async def appeals_in_status(session: AsyncSession, status: str) -> Sequence[Appe
             select(Appeal).where(Appeal.status == status).order_by(Appeal.first_answer_due.asc().nulls_last(), Appeal.id)
         )
     ).scalars().all()
+
+
+async def take_status(session: AsyncSession, appeal_id: int, was: str, becomes: str) -> bool:
+    """Move the appeal from `was` to `becomes` in the database only if it is still `was`: of two
+    processes doing it at once, one wins (the row lock makes the other see the new status)."""
+    await flush_deferred(session)
+    result = await session.execute(
+        update(Appeal).where(Appeal.id == appeal_id, Appeal.status == was).values(status=becomes)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def appeals_waiting_since(session: AsyncSession, status: str, created_before: datetime,
+                                limit: int) -> list[Appeal]:
+    """Appeals in `status` registered at or before the moment, oldest first."""
+    await flush_deferred(session)
+    return list((await session.execute(
+        select(Appeal).where(Appeal.status == status, Appeal.created_at <= created_before)
+        .order_by(Appeal.id).limit(limit)
+    )).scalars())
 
 
 async def citizen_texts(

@@ -44,3 +44,41 @@ async def test_the_reminder_says_there_is_no_card_and_a_reply_to_it_answers(fast
     await stand.idle()
     [appeal] = await stand.appeals()
     assert appeal.status == Status.ANSWERED
+
+
+async def test_an_appeal_whose_place_never_comes_goes_to_the_operators(fast_stand: ClockStand) -> None:
+    stand = fast_stand
+    wait = stand.config.routing.place_wait_minutes
+    assert wait == 60
+    stand.citizen_says(NO_PLACE)
+    ask = await stand.wait(CITIZEN, "Уточните")
+    number = appeal_number(ask)
+    [appeal] = await stand.appeals()
+    await stand.at(wait * 60 - 1, appeal.created_at)  # not yet: still the citizen's to answer
+    assert (await stand.appeals())[0].status == Status.AWAITING_PLACE
+    assert not stand.said(stand.triage, "не указал место за")
+
+    await stand.at(wait * 60, appeal.created_at)
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.TRIAGE
+    [card] = [m for m in stand.said(stand.triage, f"№{number}") if m.get("reply_markup")]
+    assert "житель не указал место за 1 ч" in body(card) and "светофор" in body(card)
+    told = await stand.wait(CITIZEN, "передали его операторам центра")
+    assert f"№{number}" in body(told)
+    # the question's place buttons are gone; a place written now reaches the operators
+    await stand.tg.wait_for(lambda: not stand.current(CITIZEN, ask["message_id"]).get("reply_markup"))
+    stand.citizen_says("Это в Рыбинске")
+    extra = await stand.wait(stand.triage, "Дополнение к обращению")
+    assert "Рыбинске" in body(extra)
+    # /card N in triage brings the card again, with the same reason
+    stand.tg.user_sends(stand.triage, OPERATOR, f"/card {number}")
+    again = await stand.wait(stand.triage, "житель не указал место за 1 ч", count=2)
+    assert again["message_id"] != card["message_id"]
+    # and the operators route it from the card
+    stand.press(stand.triage, card, f"route:{number}:", user=OPERATOR)
+    await stand.idle()
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.ROUTED
+    # a later sweep moves nothing again
+    await stand.at(wait * 120, appeal.created_at)
+    assert (await stand.query("select count(*) from appeal_events where action = 'to_triage'")) == [(1,)]
