@@ -22,7 +22,8 @@ SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///data/sandbox.sqlite3"
 
 def with_fast_deadlines(config: OtklikConfig) -> OtklikConfig:
     """Seconds instead of working hours, so reminders and overdue alerts show up while you watch:
-    a 24/7 calendar, a 20 s first answer (10 s if urgent), a reminder at half, a 1 s sweep."""
+    a 24/7 calendar, a 20 s first answer (10 s if urgent), a reminder at half, a 1 s sweep, and an
+    unanswered place question handed to triage after a minute."""
     from routing.calendar import CalendarConfig
     from routing.sla import SlaTerms
 
@@ -34,7 +35,8 @@ def with_fast_deadlines(config: OtklikConfig) -> OtklikConfig:
         "reminders": (0.5,),
         "sweep_interval_seconds": 1.0,
     })
-    return config.model_copy(update={"calendar": calendar, "sla": sla})
+    routing = config.routing.model_copy(update={"place_wait_minutes": 1})
+    return config.model_copy(update={"calendar": calendar, "sla": sla, "routing": routing})
 
 
 def prepare_world(standin: TelegramStandin, config: OtklikConfig) -> dict[str, object]:

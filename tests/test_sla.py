@@ -447,3 +447,15 @@ def test_extra_holiday_date_type() -> None:
     c = SlaClock(SlaConfig(), WorkingCalendar(CalendarConfig(extra_holidays=[date(2026, 2, 11)])))
     # Tue 10 Feb becomes a shortened eve (to 17:00): 16-17 then Thu 9-16.
     assert c.deadlines("x", msk(2026, 2, 10, 16)).first_answer == msk(2026, 2, 12, 16)
+
+
+def test_the_sandboxs_fast_deadlines_hand_an_unplaced_appeal_over_within_a_minute() -> None:
+    from bot.config import load_config
+    from bot.sandbox import with_fast_deadlines
+    from tests.conftest import SHIPPED_CONFIG
+
+    shipped = load_config(SHIPPED_CONFIG)
+    fast = with_fast_deadlines(shipped)
+    assert shipped.routing.place_wait_minutes == 60
+    assert fast.routing.place_wait_minutes == 1 and fast.routing.rules == shipped.routing.rules
+    assert fast.sla.sweep_interval_seconds == 1.0 and fast.calendar.mode == "24/7"
