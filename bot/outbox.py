@@ -355,6 +355,9 @@ class Outbox:
             async with self.db.transaction() as s:
                 if role:
                     found = await repo.link_of_role(s, outgoing.appeal_id, outgoing.chat_id, role)
+                    if found is None and role == "card":
+                        # in the triage chat the appeal's card is its triage card
+                        found = await repo.link_of_role(s, outgoing.appeal_id, outgoing.chat_id, "triage_card")
                     outgoing.reply_to = found.message_id if found else None
                 if target_role:
                     found = await repo.link_of_role(s, outgoing.appeal_id, outgoing.chat_id, target_role)

@@ -375,7 +375,7 @@ class DeadlineWatch:
         citizen = await s.get(Citizen, appeal.citizen_id) if alert.citizen is not None else None
         if alert.citizen is not None and citizen is not None:
             body = (
-                texts.sla_overdue_citizen(appeal.id, term)
+                texts.sla_overdue_citizen(appeal.id, term, has_account=bool(appeal.account_code))
                 if alert.citizen == "overdue"
                 else texts.sla_escalated_citizen(appeal.id)
             )

@@ -1048,7 +1048,12 @@ class AppealDesk:
     ) -> None:
         now = self.clock.now()
         header = texts.FOLLOWUP_FOR_ACCOUNT.format(number=appeal.id)
-        body = f"{header}\n{texts.esc(text)}" if text else header
+        if text:
+            body = f"{header}\n{texts.esc(text)}"
+        elif msg.location is not None and not msg.photos:
+            body = f"{header} {texts.FOLLOWUP_PLACE}"  # what follows, not a header with nothing after it
+        else:
+            body = header
         platform, chat = target
         if msg.photos:
             for i, photo in enumerate(msg.photos):
@@ -1122,7 +1127,8 @@ class AppealDesk:
         head = [f"<b>№{appeal.id}</b>" + (" · 🔥 срочное" if appeal.urgent else "")]
         running = appeal.resolution_due if appeal.sla_term == "resolution" else appeal.first_answer_due
         if running and appeal.status in OPEN:  # an answered card does not go on asking for an answer
-            head.append(texts.card_due_line(appeal.sla_term, self._describe_due(running) or ""))
+            head.append(texts.card_due_line(appeal.sla_term, self._describe_due(running) or "",
+                                            past=running <= self.clock.now()))
         place = self.config.municipality(appeal.municipality).name if appeal.municipality else "место не указано"
         category = self.config.category(appeal.category).name if appeal.category else "—"
         head.append(f"📍 {texts.esc(place)} · {texts.esc(category)}")
@@ -1224,7 +1230,10 @@ class AppealDesk:
         self, s: AsyncSession, appeal: Appeal, citizen: Citizen, detail: str | None, fresh: bool = False
     ) -> str:
         text = await self._card_text(s, appeal, citizen, detail, fresh)
-        return "🧭 <b>Нужен исполнитель</b>\n" + text
+        # the title asks for an account only while the operators still have to choose one
+        title = texts.TRIAGE_TITLE_OPEN if appeal.status in (Status.TRIAGE, Status.AWAITING_PLACE) \
+            else texts.TRIAGE_TITLE_DONE
+        return f"{title}\n{text}"
 
     async def _send_triage_card(
         self, s: AsyncSession, appeal: Appeal, citizen: Citizen, reason: str | None, fresh: bool = False,
@@ -1380,6 +1389,8 @@ class AppealDesk:
         if appeal.first_answered_at is None:
             appeal.first_answered_at = now
         appeal.answer_flag = "sent_flagged" if flagged else None
+        if appeal.status == Status.AWAITING_PLACE:
+            await self._clear_place_buttons(s, appeal)  # the operators answered: the question is moot
         self._move(s, appeal, Status.ANSWERED, who, "answered", {"via_group": source} if source else None)
         self.deadlines.stop(appeal)
         citizen = await s.get(Citizen, appeal.citizen_id)
@@ -1686,6 +1697,9 @@ class AppealDesk:
         if appeal.status in WITH_ACCOUNT and appeal.account_code:
             return self._account_chat(appeal.account_code)
         if appeal.status == Status.TRIAGE:
+            return self._triage_chat()
+        if appeal.status in (Status.ANSWERED, Status.REOPENED) and not appeal.account_code:
+            # answered by the operators themselves: no card will come, their chat is the one that answers
             return self._triage_chat()
         return None
 

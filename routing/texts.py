@@ -198,6 +198,7 @@ REOPENED_ACCOUNT = (
     "ответьте на карточку."
 )
 FOLLOWUP_FOR_ACCOUNT = "➕ Дополнение к обращению №{number}:"
+FOLLOWUP_PLACE = "геопозиция заявителя (ниже)"
 ANSWER_REFUSED_NOT_MEMBER = "Отвечать на обращения могут только участники чата исполнителя."
 ANSWER_REFUSED_ANONYMOUS = "Ответы принимаются только от своего имени, не анонимно и не от имени канала."
 ANSWER_REFUSED_OTHER_ACCOUNT = "Обращение №{number} передано другому исполнителю — ответ не отправлен."
@@ -338,10 +339,11 @@ def interim_card_detail(official: str, deadline: str | None) -> str:
     return f"{detail}; окончательный {deadline}" if deadline else detail
 
 
-def card_due_line(term: str | None, deadline: str) -> str:
-    if term == "resolution":
-        return f"⏰ Окончательный ответ {deadline}"
-    return f"⏰ Ответить {deadline}"
+def card_due_line(term: str | None, deadline: str, *, past: bool = False) -> str:
+    # a card posted (or edited) after its term, e.g. routed late from triage, says so: a plain
+    # «Ответить до 18:35» that already passed reads as time still left
+    line = f"⏰ Окончательный ответ {deadline}" if term == "resolution" else f"⏰ Ответить {deadline}"
+    return f"{line} — срок истёк" if past else line
 
 
 def span_words(delta_seconds: float) -> str:
@@ -362,6 +364,8 @@ def span_words(delta_seconds: float) -> str:
 
 
 # an appeal still waiting for the citizen to name the place has no card in the triage chat yet
+TRIAGE_TITLE_OPEN = "🧭 <b>Нужен исполнитель</b>"
+TRIAGE_TITLE_DONE = "✅ <b>Разобрано</b>"
 NO_PLACE_TRIAGE_REASON = "житель не указал место за {wait}"
 NO_PLACE_CITIZEN = (
     "Место по обращению №{number} пока не указано, поэтому мы передали его операторам центра: они "
@@ -423,10 +427,12 @@ def sla_supervisors(
     return "\n".join(lines)
 
 
-def sla_overdue_citizen(number: int, term: str) -> str:
+def sla_overdue_citizen(number: int, term: str, *, has_account: bool = True) -> str:
     what = "окончательного ответа" if term == "resolution" else "ответа"
+    # with no account chosen yet there is no one to remind: the operators have it
+    who = "исполнителю" if has_account else "операторам центра"
     return (
-        f"Срок {what} по обращению №{number} истёк. Мы напомнили исполнителю "
+        f"Срок {what} по обращению №{number} истёк. Мы напомнили {who} "
         "и передали обращение на контроль кураторам центра."
     )
 

@@ -37,13 +37,21 @@ async def test_the_reminder_says_there_is_no_card_and_a_reply_to_it_answers(fast
     assert "Центр управления регионом" in body(answer)
     [appeal] = await stand.appeals()
     assert appeal.status == Status.ANSWERED and appeal.account_code is None
-    # the place buttons under the question are stale now: the press changes nothing
+    # the place buttons under the question are gone, and stale: a press changes nothing
+    await stand.tg.wait_for(lambda: not stand.current(CITIZEN, ask["message_id"]).get("reply_markup"))
     pressed = stand.press(CITIZEN, ask, f"place:{number}:", user=CITIZEN)
     toast = await stand.tg.wait_for(lambda: stand.tg.callback_answers.get(pressed))
     assert toast["text"] == "Эта кнопка уже не действует."
     await stand.idle()
     [appeal] = await stand.appeals()
     assert appeal.status == Status.ANSWERED
+    # the citizen's answer reaches the operators who asked (before, «Добавили к обращению» and no one saw it)
+    stand.citizen_says("Это в Рыбинске, улица Крестовая")
+    extra = await stand.wait(stand.triage, "Дополнение к обращению")
+    assert "Крестовая" in body(extra)
+    # and once answered it is not handed over for want of a place
+    await stand.at(stand.config.routing.place_wait_minutes * 60 + 1, appeal.created_at)
+    assert (await stand.appeals())[0].status == Status.ANSWERED
 
 
 async def test_an_appeal_whose_place_never_comes_goes_to_the_operators(fast_stand: ClockStand) -> None:
@@ -54,9 +62,13 @@ async def test_an_appeal_whose_place_never_comes_goes_to_the_operators(fast_stan
     ask = await stand.wait(CITIZEN, "Уточните")
     number = appeal_number(ask)
     [appeal] = await stand.appeals()
-    await stand.at(wait * 60 - 1, appeal.created_at)  # not yet: still the citizen's to answer
+    await stand.at(11, appeal.created_at)  # its 10 s term ran out
+    await stand.at(wait * 60 - 1, appeal.created_at)  # not yet handed over: still the citizen's to answer
     assert (await stand.appeals())[0].status == Status.AWAITING_PLACE
     assert not stand.said(stand.triage, "не указал место за")
+    # the citizen hears the operators were reminded, not an account the appeal lacks
+    [overdue] = stand.said(CITIZEN, "истёк")
+    assert "напомнили операторам центра" in body(overdue) and "исполнителю" not in body(overdue)
 
     await stand.at(wait * 60, appeal.created_at)
     [appeal] = await stand.appeals()
@@ -70,6 +82,7 @@ async def test_an_appeal_whose_place_never_comes_goes_to_the_operators(fast_stan
     stand.citizen_says("Это в Рыбинске")
     extra = await stand.wait(stand.triage, "Дополнение к обращению")
     assert "Рыбинске" in body(extra)
+    assert extra.get("reply_to_message_id") == card["message_id"]  # under the card
     # /card N in triage brings the card again, with the same reason
     stand.tg.user_sends(stand.triage, OPERATOR, f"/card {number}")
     again = await stand.wait(stand.triage, "житель не указал место за 1 ч", count=2)
@@ -79,6 +92,14 @@ async def test_an_appeal_whose_place_never_comes_goes_to_the_operators(fast_stan
     await stand.idle()
     [appeal] = await stand.appeals()
     assert appeal.status == Status.ROUTED
+    # routed long after its 10 s term: the account's card says the term is over, not time still left
+    assert appeal.account_code is not None
+    routed = await stand.wait(stand.chat(appeal.account_code), f"№{number}")
+    assert "срок истёк" in body(routed)
+    assert "срок истёк" in body(card)  # so did the triage card, handed over after the term too
+    # the triage card no longer asks for an account
+    await stand.tg.wait_for(lambda: "Разобрано" in body(stand.current(stand.triage, card["message_id"])))
+    assert "Нужен исполнитель" not in body(stand.current(stand.triage, card["message_id"]))
     # a later sweep moves nothing again
     await stand.at(wait * 120, appeal.created_at)
     assert (await stand.query("select count(*) from appeal_events where action = 'to_triage'")) == [(1,)]
