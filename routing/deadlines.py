@@ -267,7 +267,12 @@ class DeadlineWatch:
     async def sweep(self) -> SweepResult:
         """Send every alert that has come by now. Safe to run in several processes at once."""
         if self.before_sweep is not None:
-            await self.before_sweep()  # the desk's own timed moves (appeals whose place never came)
+            # the desk's own timed moves (appeals whose place never came); their failure must not
+            # keep the alerts below from going out, the next sweep tries them again
+            try:
+                await self.before_sweep()
+            except Exception:
+                log.exception("sweep: the desk's timed moves failed; alerts go on")
         now = self.clock.now()
         total = SweepResult()
         # each batch moves every row it reads to a later moment (or away), so this ends; the cap is a guard
