@@ -354,7 +354,8 @@ class DeadlineWatch:
                 continue
             platform, chat, reply_role = resolved
             seen_chats.add((platform, chat))
-            sent_to.append(target)
+            # an appeal with no account's card is reminded in the triage chat: say so in the log and event
+            sent_to.append("triage" if target == "account" and reply_role == "triage_card" else target)
             if target == "account":
                 card = appeal.status != Status.AWAITING_PLACE  # no card anywhere until the place is known
                 body = (

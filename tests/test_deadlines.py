@@ -392,6 +392,9 @@ async def test_account_alerts_go_to_triage_while_no_account_holds_it(world: Worl
     await world.watch.sweep()
     [(chat, purpose, _, _)] = await world.outbox()
     assert (chat, purpose) == (TRIAGE_CHAT, "sla_reminder")
+    async with world.db.transaction() as s:  # the appeal's history names the chat it really went to
+        [detail] = (await s.execute(select(AppealEvent.detail).where(AppealEvent.action == "sla_alert"))).scalars()
+    assert detail["targets"] == ["triage"]
 
 
 async def test_a_config_change_recomputes_instead_of_replaying(world: World) -> None:
