@@ -261,18 +261,42 @@ class AppealDesk:
                 return ActionResult(texts.NOT_YOURS)
             if not await repo.link_matches(s, act.platform, act.chat_id, act.message_id, appeal.id):
                 return ActionResult(texts.NOT_YOURS)
-            if appeal.status != Status.AWAITING_PLACE or code not in self._municipality_codes():
+            if code not in self._municipality_codes():
                 return ActionResult(texts.STALE_BUTTON)
-            place = self.config.municipality(code).short_name
-            repo.enqueue(
-                s, act.platform, act.chat_id, "place_chosen",
-                {"type": "edit", "message_id": act.message_id, "keyboard": None,
-                 "text": texts.PLACE_CHOSEN.format(place=texts.esc(place))},
-                appeal_id=appeal.id, now=now,
-            )
-            await self._settle_place(s, appeal, citizen, code, act.sender, "citizen", "button", pressed=act.message_id)
+            if appeal.status == Status.TRIAGE and appeal.municipality is None:
+                # pressed as the appeal went to the operators for want of a place (the buttons were on
+                # their way out): the place is theirs to use, not lost behind «кнопка не действует»
+                self._late_place_press(s, act, appeal, code, now)
+            elif appeal.status != Status.AWAITING_PLACE:
+                return ActionResult(texts.STALE_BUTTON)
+            else:
+                repo.enqueue(
+                    s, act.platform, act.chat_id, "place_chosen",
+                    {"type": "edit", "message_id": act.message_id, "keyboard": None,
+                     "text": texts.PLACE_CHOSEN.format(place=texts.esc(self.config.municipality(code).short_name))},
+                    appeal_id=appeal.id, now=now,
+                )
+                await self._settle_place(s, appeal, citizen, code, act.sender, "citizen", "button",
+                                         pressed=act.message_id)
         self.notify()
-        return ActionResult(place)
+        return ActionResult(self.config.municipality(code).short_name)
+
+    def _late_place_press(self, s: AsyncSession, act: InboundAction, appeal: Appeal, code: str, now: datetime) -> None:
+        """The place, pressed once the appeal is with the operators: a follow-up in the triage chat."""
+        place = self.config.municipality(code).short_name
+        self._log_event(s, appeal, act.sender, "place_suggested", None, {"municipality": code, "by": "button"})
+        target = self._triage_chat()
+        if target is not None:
+            body = (texts.FOLLOWUP_FOR_ACCOUNT.format(number=appeal.id) + "\n"
+                    + texts.PLACE_PRESSED_LATE.format(place=texts.esc(place)))
+            repo.enqueue(s, target[0], target[1], "followup", _text(body, reply_to_role="card"),
+                         appeal_id=appeal.id, link_role="followup", now=now)
+        repo.enqueue(
+            s, act.platform, act.chat_id, "place_chosen",
+            {"type": "edit", "message_id": act.message_id, "keyboard": None,
+             "text": texts.PLACE_PASSED_ON.format(place=texts.esc(place))},
+            appeal_id=appeal.id, now=now,
+        )
 
     async def _settle_place(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, code: str, sender: Sender,
                             source: str, how: str, prefix: str = "", pressed: str | None = None) -> None:

@@ -79,9 +79,18 @@ async def test_an_appeal_whose_place_never_comes_goes_to_the_operators(fast_stan
     assert f"№{number}" in body(told)
     # the question's place buttons are gone; a place written now reaches the operators
     await stand.tg.wait_for(lambda: not stand.current(CITIZEN, ask["message_id"]).get("reply_markup"))
+    # a button pressed just as they went (the citizen's screen still had them) is passed on, not refused
+    pressed = stand.press(CITIZEN, ask, f"place:{number}:", user=CITIZEN)
+    toast = await stand.tg.wait_for(lambda: stand.tg.callback_answers.get(pressed))
+    late = await stand.wait(stand.triage, "житель выбрал место кнопкой")
+    chosen = late["text"].rsplit(": ", 1)[1]
+    assert toast["text"] == chosen and late.get("reply_to_message_id") == card["message_id"]
+    await stand.tg.wait_for(lambda: "Передали операторам" in body(stand.current(CITIZEN, ask["message_id"])))
+    assert chosen in body(stand.current(CITIZEN, ask["message_id"]))
+    assert (await stand.appeals())[0].status == Status.TRIAGE  # the operators still decide
     stand.citizen_says("Это в Рыбинске")
-    extra = await stand.wait(stand.triage, "Дополнение к обращению")
-    assert "Рыбинске" in body(extra)
+    extra = await stand.wait(stand.triage, "Это в Рыбинске")
+    assert "Дополнение к обращению" in body(extra)
     assert extra.get("reply_to_message_id") == card["message_id"]  # under the card
     # /card N in triage brings the card again, with the same reason
     stand.tg.user_sends(stand.triage, OPERATOR, f"/card {number}")
