@@ -55,8 +55,8 @@ async def collect(db: Any, config: OtklikConfig, period: Period, now: datetime) 
     before = period.previous()
     before_as_of = min(before.end, now)
     async with db.transaction() as s:
-        facts = await load_facts(s, period.start, period.end, as_of)
-        previous = await load_facts(s, before.start, before.end, before_as_of)
+        facts = await load_facts(s, period.start, period.end, as_of, calendar)
+        previous = await load_facts(s, before.start, before.end, before_as_of, calendar)
         flagged = await load_flagged(s, period.start, period.end, as_of)
         routing = summarize(await load_routing(s, period.start, period.end, as_of))
     settings = config.analytics.rating
@@ -102,6 +102,10 @@ def _short(name: str, limit: int = 42) -> str:
     for long, short in _ABBREVIATIONS:
         name = name.replace(long, short)
     return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _stamp(at: datetime | None, tz: Any) -> str | None:
+    return at.astimezone(tz).strftime("%d.%m.%Y %H:%M") if at is not None else None
 
 
 # ---- XLSX ---------------------------------------------------------------------------------------------
@@ -202,16 +206,16 @@ def write_xlsx(data: ReportData, config: OtklikConfig, path: str | Path) -> Path
             kind, until = texts.REPORT_NO_ANSWER, data.as_of
         else:
             continue
+        if f.account_due is not None and until <= f.account_due:
+            kind = texts.REPORT_LATE_BEFORE_ACCOUNT  # the account kept its own term: not late in its rating
         late_hours = data.calendar.working_time_between(due, until).total_seconds() / 3600
         overdue.append([
             f.id, _name(config, "account", f.account), _name(config, "municipality", f.municipality),
-            _name(config, "category", f.category), f.registered_at.astimezone(tz).strftime("%d.%m.%Y %H:%M"),
-            due.astimezone(tz).strftime("%d.%m.%Y %H:%M"),
-            f.first_answered_at.astimezone(tz).strftime("%d.%m.%Y %H:%M") if f.first_answered_at else None,
-            round(late_hours, 2), kind,
+            _name(config, "category", f.category), _stamp(f.registered_at, tz), _stamp(f.routed_at, tz),
+            _stamp(due, tz), _stamp(f.first_answered_at, tz), round(late_hours, 2), kind,
         ])
-    _sheet(wb, SHEETS[3], ["№", "Исполнитель", "Район", "Тема", "Зарегистрировано", "Срок ответа", "Ответ",
-                           "Опоздание, раб. ч", "Что"], overdue)
+    _sheet(wb, SHEETS[3], ["№", "Исполнитель", "Район", "Тема", "Зарегистрировано", "Передано исполнителю",
+                           "Срок ответа", "Ответ", "Опоздание, раб. ч", "Что"], overdue)
 
     flagged = [
         [r.appeal_id, r.at.astimezone(tz).strftime("%d.%m.%Y %H:%M"), _name(config, "account", r.account),

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from routing.calendar import WorkingCalendar
 from storage import repository as repo
 from storage.models import Appeal, AppealEvent
 
@@ -40,6 +41,16 @@ class AppealFacts:
     latitude: float | None = None
     longitude: float | None = None
     duplicate_of: int | None = None
+    # What the account is rated against: the first-answer deadline moved on by the working time between
+    # registration and `routed_at`, so the account has the whole term from when the appeal reached it.
+    # Time the appeal spent with the centre's operators, or waiting for the citizen to name the place, is
+    # not the account's (the routing report shows it). None: as `first_answer_due` (no calendar given to
+    # `load_facts`, or routed at once).
+    account_due: datetime | None = None
+
+    @property
+    def judged_due(self) -> datetime | None:
+        return self.account_due or self.first_answer_due
 
 
 @dataclass(frozen=True)
@@ -54,8 +65,10 @@ class FlaggedAnswer:
     excerpt: str
 
 
-async def load_facts(s: AsyncSession, start: datetime, end: datetime, as_of: datetime) -> list[AppealFacts]:
-    """Appeals registered in [start, end), with what had happened to them by `as_of`."""
+async def load_facts(s: AsyncSession, start: datetime, end: datetime, as_of: datetime,
+                     calendar: WorkingCalendar | None = None) -> list[AppealFacts]:
+    """Appeals registered in [start, end), with what had happened to them by `as_of`; with the region's
+    `calendar`, each routed appeal's `account_due` too."""
     await repo.flush_deferred(s)
     in_period = (Appeal.registered_at >= start) & (Appeal.registered_at < end)
     appeals = (await s.execute(select(Appeal).where(in_period).order_by(Appeal.id))).scalars().all()
@@ -71,11 +84,12 @@ async def load_facts(s: AsyncSession, start: datetime, end: datetime, as_of: dat
     for appeal_id, action, at, detail in events:
         by_appeal.setdefault(appeal_id, []).append((action, at, detail or {}))
     # what the operators closed as not an appeal (spam, abuse, no question) by as_of is no one's work
-    return [_facts(a, by_appeal.get(a.id, []), as_of) for a in appeals
+    return [_facts(a, by_appeal.get(a.id, []), as_of, calendar) for a in appeals
             if not any(action == "dismissed" and at <= as_of for action, at, _ in by_appeal.get(a.id, []))]
 
 
-def _facts(a: Appeal, all_events: list[tuple[str, datetime, dict[str, Any]]], as_of: datetime) -> AppealFacts:
+def _facts(a: Appeal, all_events: list[tuple[str, datetime, dict[str, Any]]], as_of: datetime,
+           calendar: WorkingCalendar | None = None) -> AppealFacts:
     events = [(action, at) for action, at, _ in all_events if at <= as_of]
     ratings = [RATED[action] for action, _ in events if action in RATED]
     answered = a.first_answered_at if a.first_answered_at is not None and a.first_answered_at <= as_of else None
@@ -85,6 +99,10 @@ def _facts(a: Appeal, all_events: list[tuple[str, datetime, dict[str, Any]]], as
     reopen_dues = [d.get("previous_due") for action, _, d in all_events if action == "rated_not_solved"]
     if reopen_dues and reopen_dues[0]:
         due = datetime.fromisoformat(reopen_dues[0])
+    account_due = None
+    if calendar is not None and a.routed_at is not None and due is not None and a.routed_at > a.registered_at:
+        # the working time before the account had it (triage, the citizen's place) moves its deadline on
+        account_due = calendar.add_working_time(due, calendar.working_time_between(a.registered_at, a.routed_at))
     return AppealFacts(
         id=a.id, account=a.account_code, municipality=a.municipality, category=a.category, status=a.status,
         created_at=a.created_at, registered_at=a.registered_at, routed_at=a.routed_at,
@@ -93,7 +111,7 @@ def _facts(a: Appeal, all_events: list[tuple[str, datetime, dict[str, Any]]], as
         reopened="not_solved" in ratings,
         held=sum(1 for action, _ in events if action == "answer_held"),
         sent_flagged=any(action == "answer_sent_flagged" for action, _ in events),
-        latitude=a.latitude, longitude=a.longitude, duplicate_of=a.duplicate_of,
+        latitude=a.latitude, longitude=a.longitude, duplicate_of=a.duplicate_of, account_due=account_due,
     )
 
 

@@ -9,7 +9,10 @@ Figures per group (an account, or a municipality), over the appeals registered i
   ⌈0.9·n⌉-th smallest value.
 * **on time / late / overdue** — over *decided* appeals (answered, or unanswered with the deadline passed
   by `as_of`): answered by the first-answer deadline; answered after it; not answered and past it. The three
-  shares add up to 1. Appeals still inside their term are counted in volume only.
+  shares add up to 1. Appeals still inside their term are counted in volume only. The deadline is the
+  account's own (`AppealFacts.judged_due`): the citizen's first-answer deadline moved on by the working
+  time before the appeal reached the account, so an appeal the operators routed after the citizen's
+  deadline is not late against its account at once.
 * **satisfaction** — the mean of the citizens' latest ratings: «Решено» 1, «Частично» ½, «Не решено» 0.
 * **reopen rate** — answered appeals the citizen reopened («Не решено») at least once / answered appeals.
 * **flagged-answer rate** — answered appeals that got an answer the отписка detector flagged and the official
@@ -175,7 +178,7 @@ def group_stats(key: str, facts: Iterable[AppealFacts], as_of: datetime, working
     flagged_ids: list[int] = []
     answered = 0
     for f in items:
-        due = f.first_answer_due
+        due = f.judged_due
         if f.first_answered_at is not None:
             answered += 1
             start = f.routed_at or f.created_at

@@ -587,6 +587,7 @@ def weekly_caption(period: str) -> str:
 REPORT_REGION = "Вся область"
 REPORT_LATE = "ответ с опозданием"
 REPORT_NO_ANSWER = "нет ответа, срок прошёл"
+REPORT_LATE_BEFORE_ACCOUNT = "срок прошёл до передачи исполнителю; свой срок исполнитель соблюдает"
 
 
 def backlog_notice(waiting: int, per_minute: int | None, minutes: int | None) -> str:

@@ -31,6 +31,7 @@ class Spec:
     category: str = "roads"
     text: str = "Яма на дороге"
     point: tuple[float, float] | None = None
+    routed: datetime | None = None  # when it reached the account (from the operators); None: at once
 
 
 async def citizen(s: AsyncSession, user: int = 1) -> Citizen:
@@ -50,7 +51,7 @@ async def add(s: AsyncSession, person: Citizen, spec: Spec) -> int:
     appeal = Appeal(
         citizen_id=person.id, platform="tg", status=status, text=spec.text, photos=[], category=spec.category,
         municipality=spec.municipality, account_code=spec.account, created_at=spec.created,
-        registered_at=spec.created, routed_at=spec.created, first_answered_at=spec.answered, updated_at=spec.created,
+        registered_at=spec.created, routed_at=spec.routed or spec.created, first_answered_at=spec.answered, updated_at=spec.created,
         first_answer_due=spec.due, rating=spec.rating,
         latitude=spec.point[0] if spec.point else None, longitude=spec.point[1] if spec.point else None,
     )
@@ -62,7 +63,11 @@ async def add(s: AsyncSession, person: Citizen, spec: Spec) -> int:
                           to_status=None, detail=dict(detail)))
 
     event(spec.created, "registered")
-    event(spec.created, "routed", account=spec.account)
+    if spec.routed is None:
+        event(spec.created, "routed", account=spec.account)
+    else:
+        event(spec.created, "to_triage", unsure=True)
+        event(spec.routed, "rerouted", account=spec.account, by="operator")
     if spec.held is not None and spec.answered is not None:
         held_at = spec.answered - timedelta(minutes=10)
         event(held_at, "answer_held", reasons=["no_action", "boilerplate"], account=spec.account,

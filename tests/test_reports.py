@@ -87,9 +87,10 @@ async def test_workbook_and_charts(database_url: str, config: OtklikConfig, tmp_
     assert rybinsk[19] == f"№{n[3]}" and rybinsk[20] == f"№{n[5]}" and rybinsk[21] == f"№{n[4]}"
     assert rating[2][18] == "мало данных"
     overdue = list(wb["Просрочки"].iter_rows(min_row=2, values_only=True))
-    assert [(r[0], r[8]) for r in overdue] == [(n[3], "ответ с опозданием"), (n[5], "нет ответа, срок прошёл")]
-    assert overdue[0][7] == pytest.approx(1.0)  # due Wed 17:00, answered Thu 09:00: 1 working hour
-    assert overdue[1][7] == pytest.approx(5.0)  # due Fri 12:00, still open at the week's end: 12–13, 14–18
+    assert [(r[0], r[9]) for r in overdue] == [(n[3], "ответ с опозданием"), (n[5], "нет ответа, срок прошёл")]
+    assert overdue[0][8] == pytest.approx(1.0)  # due Wed 17:00, answered Thu 09:00: 1 working hour
+    assert overdue[1][8] == pytest.approx(5.0)  # due Fri 12:00, still open at the week's end: 12–13, 14–18
+    assert overdue[0][5] == "18.11.2026 09:00"  # routed at registration
     flagged = list(wb["Отписки"].iter_rows(min_row=2, values_only=True))
     assert [(r[0], r[4]) for r in flagged] == [(n[8], "переписан"), (n[4], "отправлен как есть")]
     problems = list(wb["Проблемы"].iter_rows(min_row=4, values_only=True))
@@ -100,6 +101,36 @@ async def test_workbook_and_charts(database_url: str, config: OtklikConfig, tmp_
         assert image.format == "PNG" and image.width >= 800 and image.height >= 300
     # 13 appeals < 20: the chart says «мало данных» on its face (the text is in the figure)
     assert len(data.facts) < reports.FEW_APPEALS
+
+
+async def test_time_before_the_account_had_it_is_not_the_accounts(
+    database_url: str, config: OtklikConfig, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    # Registered Mon 10:00, due Tue 10:00; the operators routed both on Tue 12:00, past the citizen's
+    # deadline. 10 working hours went by before (Mon 10–13, 14–18, Tue 9–12): the account's own
+    # deadline is 10 working hours after Tue 10:00, Wed 12:00.
+    db = Database(database_url)
+    await db.upgrade()
+    async with db.transaction() as s:
+        person = await citizen(s)
+        kept = await add(s, person, Spec("adm_rybinsk", at(16, 10), at(17, 10), at(17, 15), routed=at(17, 12)))
+        late = await add(s, person, Spec("adm_rybinsk", at(16, 10), at(17, 10), at(18, 15), routed=at(17, 12)))
+        at_once = await add(s, person, Spec("adm_rybinsk", at(16, 10), at(17, 10), at(17, 15)))
+    try:
+        data = await reports.collect(db, config, parse_period(WEEK, MSK), AS_OF)
+    finally:
+        await db.dispose()
+    facts = {f.id: f for f in data.facts}
+    assert facts[kept].account_due == at(18, 12) and facts[kept].first_answer_due == at(17, 10)
+    assert facts[at_once].account_due is None and facts[at_once].judged_due == at(17, 10)
+    stats = data.accounts.row("adm_rybinsk").stats  # type: ignore[union-attr]
+    assert (stats.on_time, stats.late, stats.late_ids) == (1, 2, (late, at_once))
+    wb = load_workbook(reports.write_xlsx(data, config, tmp_path / "week.xlsx"))
+    overdue = {r[0]: r for r in wb["Просрочки"].iter_rows(min_row=2, values_only=True)}
+    # the citizen still waited past the deadline: the sheet lists all three, and says whose time it was
+    assert overdue[kept][9] == "срок прошёл до передачи исполнителю; свой срок исполнитель соблюдает"
+    assert overdue[kept][5] == "17.11.2026 12:00" and overdue[kept][6] == "17.11.2026 10:00"
+    assert overdue[late][9] == overdue[at_once][9] == "ответ с опозданием"
 
 
 async def test_an_empty_period_still_gives_a_chart(database_url: str, config: OtklikConfig) -> None:
