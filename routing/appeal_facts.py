@@ -90,19 +90,30 @@ async def load_facts(s: AsyncSession, start: datetime, end: datetime, as_of: dat
 
 def _facts(a: Appeal, all_events: list[tuple[str, datetime, dict[str, Any]]], as_of: datetime,
            calendar: WorkingCalendar | None = None) -> AppealFacts:
+    assert a.registered_at is not None
+    answered = a.first_answered_at if a.first_answered_at is not None and a.first_answered_at <= as_of else None
+    term_start = a.registered_at  # when the first-answer term the account had began
+    if a.routed_at is not None and a.first_answered_at is not None and a.first_answered_at < a.routed_at:
+        # The centre's operators answered it themselves before it went to this account (then the citizen
+        # said «Не решено»): their answer and its rating are not the account's. The account is judged on
+        # what happened once it had the appeal, against the term running then, begun at the reopening.
+        since = a.routed_at
+        term_start = max((at for action, at, _ in all_events if action == "rated_not_solved" and at < since),
+                         default=a.registered_at)
+        all_events = [e for e in all_events if e[1] >= since]
+        firsts = [at for action, at, _ in all_events if action in ("answered", "interim_answered") and at <= as_of]
+        answered = min(firsts, default=None)
     events = [(action, at) for action, at, _ in all_events if at <= as_of]
     ratings = [RATED[action] for action, _ in events if action in RATED]
-    answered = a.first_answered_at if a.first_answered_at is not None and a.first_answered_at <= as_of else None
-    assert a.registered_at is not None
     # «Не решено» restarts the clock and moves first_answer_due; the first answer is judged by the first term
     due = a.first_answer_due
     reopen_dues = [d.get("previous_due") for action, _, d in all_events if action == "rated_not_solved"]
     if reopen_dues and reopen_dues[0]:
         due = datetime.fromisoformat(reopen_dues[0])
     account_due = None
-    if calendar is not None and a.routed_at is not None and due is not None and a.routed_at > a.registered_at:
+    if calendar is not None and a.routed_at is not None and due is not None and a.routed_at > term_start:
         # the working time before the account had it (triage, the citizen's place) moves its deadline on
-        account_due = calendar.add_working_time(due, calendar.working_time_between(a.registered_at, a.routed_at))
+        account_due = calendar.add_working_time(due, calendar.working_time_between(term_start, a.routed_at))
     return AppealFacts(
         id=a.id, account=a.account_code, municipality=a.municipality, category=a.category, status=a.status,
         created_at=a.created_at, registered_at=a.registered_at, routed_at=a.routed_at,

@@ -15,6 +15,7 @@ from bot.cli import main as cli_main
 from bot.config import OtklikConfig
 from routing.periods import parse_period
 from storage.db import Database
+from storage.models import Appeal, AppealEvent
 from tests.supervision_history import MSK, Spec, add, at, citizen
 
 WEEK = "2026-W47"
@@ -131,6 +132,42 @@ async def test_time_before_the_account_had_it_is_not_the_accounts(
     assert overdue[kept][9] == "срок прошёл до передачи исполнителю; свой срок исполнитель соблюдает"
     assert overdue[kept][5] == "17.11.2026 12:00" and overdue[kept][6] == "17.11.2026 10:00"
     assert overdue[late][9] == overdue[at_once][9] == "ответ с опозданием"
+
+
+async def test_the_operators_own_answer_is_not_the_accounts(database_url: str, config: OtklikConfig) -> None:
+    # Registered Mon 10:00 with no place; the operators answered it themselves at 11:00 (a question),
+    # the citizen said «Не решено» at 12:00 (the term restarts: due Tue 12:00), the operators routed it to
+    # Rybinsk at 14:00, and Rybinsk answered at 16:00. Rybinsk answered once, on time, and nobody rated it.
+    db = Database(database_url)
+    await db.upgrade()
+    async with db.transaction() as s:
+        person = await citizen(s)
+        appeal = Appeal(
+            citizen_id=person.id, platform="tg", status="answered", text="Мусор во дворе", photos=[],
+            category="roads", municipality="rybinsk", account_code="adm_rybinsk", created_at=at(16, 10),
+            registered_at=at(16, 10), routed_at=at(16, 14), first_answered_at=at(16, 11),
+            updated_at=at(16, 16), first_answer_due=at(17, 12), rating="not_solved",
+        )
+        s.add(appeal)
+        await s.flush()
+        for when, action, detail in [
+            (at(16, 10), "to_triage", {}), (at(16, 11), "answered", {}),
+            (at(16, 12), "rated_not_solved", {"previous_due": at(17, 10).isoformat()}),
+            (at(16, 14), "rerouted", {"account": "adm_rybinsk"}), (at(16, 16), "answered", {}),
+        ]:
+            s.add(AppealEvent(appeal_id=appeal.id, at=when, actor="test", action=action, from_status=None,
+                              to_status=None, detail=detail))
+    try:
+        data = await reports.collect(db, config, parse_period(WEEK, MSK), AS_OF)
+    finally:
+        await db.dispose()
+    [facts] = data.facts
+    assert facts.first_answered_at == at(16, 16) and facts.rating is None and not facts.reopened
+    assert facts.first_answer_due == at(17, 12)
+    assert facts.account_due == at(17, 13)  # + the working hour 12–13 it waited in triage after the reopening
+    stats = data.accounts.row("adm_rybinsk").stats  # type: ignore[union-attr]
+    assert (stats.answered, stats.on_time, stats.rated, stats.reopen_rate) == (1, 1, 0, 0.0)
+    assert stats.median_hours == pytest.approx(2.0)  # 14:00 -> 16:00, from when Rybinsk had it
 
 
 async def test_an_empty_period_still_gives_a_chart(database_url: str, config: OtklikConfig) -> None:
