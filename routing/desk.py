@@ -206,11 +206,16 @@ class AppealDesk:
                     return
 
                 target: Appeal | None = None
+                closed: Appeal | None = None  # the citizen's own closed appeal they replied to
                 if msg.reply_to is not None:
                     target = await repo.appeal_by_link(s, msg.platform, msg.chat_id, msg.reply_to)
-                    if target is not None and (target.citizen_id != citizen.id or not self._takes_followups(target)):
+                    if target is not None and target.citizen_id == citizen.id and not self._takes_followups(target):
+                        closed, target = target, None
+                    elif target is not None and target.citizen_id != citizen.id:
                         target = None
-                if target is None and citizen.mode != "new_appeal" and not first_ever:
+                if target is None and closed is None and citizen.mode != "new_appeal" and not first_ever:
+                    # a reply to a closed appeal is about that one: never added to another open appeal
+                    # (a pothole's return would reach another town's officials as their follow-up)
                     target = await self._latest_open(s, citizen.id)
                 talk = self._small_talk(msg, text)
                 if talk is not None and (target is None or target.status == Status.DRAFT):
@@ -224,6 +229,9 @@ class AppealDesk:
                 else:
                     if citizen.mode is not None:
                         citizen.mode = None
+                    if closed is not None:
+                        note = texts.REPLY_TO_CLOSED.format(number=closed.id)
+                        s.info["preface"] = f"{s.info['preface']}\n\n{note}" if s.info.get("preface") else note
                     await self._new_appeal(s, citizen, msg, text)
                 if msg.unsupported:
                     # the caption was taken, the attachment under it was not: the citizen must know

@@ -1,6 +1,8 @@
 """The spine end to end: real aiogram polling + outbox + database against the Bot API stand-in."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from routing.lifecycle import Status
@@ -134,6 +136,36 @@ async def test_followup_attaches_to_the_open_appeal(stand: Stand) -> None:
     stand.citizen_says("В Угличе не работает уличное освещение на улице Ярославской")
     await stand.wait(CITIZEN, "принято", count=2)
     assert len(await stand.appeals()) == 2
+
+
+async def test_a_reply_to_a_closed_appeal_is_a_new_one_not_another_appeals_followup(stand: Stand) -> None:
+    stand.citizen_says(POTHOLE)
+    first_ack = await stand.wait(CITIZEN, "принято")
+    first = appeal_number(first_ack)
+    rybinsk = stand.chat("adm_rybinsk")
+    card = await stand.wait(rybinsk, f"№{first}")
+    stand.official_replies(rybinsk, card["message_id"], "Яму заделали 20 ноября, бригада выезжала.")
+    answer = await stand.wait(CITIZEN, "Ответ по обращению")
+    stand.press(CITIZEN, answer, "rate:", user=CITIZEN)
+    await stand.wait(CITIZEN, "закрыто")
+    stand.citizen_says("/new")
+    await stand.wait(CITIZEN, "отдельное обращение")
+    stand.citizen_says("В Угличе не работает уличное освещение на улице Ярославской")
+    second = appeal_number(await stand.wait(CITIZEN, "принято", count=2))
+    uglich = stand.chat("adm_uglichsky")
+    await stand.wait(uglich, f"№{second}")
+
+    # the pothole is back: a reply to the closed appeal's acknowledgement, with another appeal open
+    stand.citizen_says("В Рыбинске на Крестовой яма снова появилась!", reply_to=first_ack["message_id"])
+    ack = await stand.wait(CITIZEN, "принято", count=3)
+    assert f"Обращение №{first} уже закрыто" in body(ack)
+    third = int(re.search(r"Обращение №(\d+) принято", body(ack)).group(1))  # type: ignore[union-attr]
+    assert third not in (first, second)
+    assert [a.id for a in await stand.appeals()] == [first, second, third]
+    await stand.wait(rybinsk, f"№{third}")
+    await stand.idle()
+    # nothing of it reached Uglich's officials as a follow-up of the street lights
+    assert not [m for m in stand.tg.chat_log(uglich) if "Дополнение" in body(m)]
 
 
 async def test_not_our_competence_goes_through_triage(stand: Stand) -> None:
