@@ -657,10 +657,10 @@ class AppealDesk:
                  "text": texts.dismissed_line(appeal.id, why, act.sender.name)},
                 appeal_id=appeal.id, now=now,
             )
-            await self._close_triage_cards(s, appeal, citizen, f"закрыто без ответа: {why} ({act.sender.name})")
+            await self._close_triage_cards(s, appeal, citizen, f"{why} ({act.sender.name})")  # the status says «закрыто»
             repo.enqueue(
                 s, citizen_platform(citizen), citizen.chat_id, "dismissed",
-                _text(texts.dismissed_for_citizen(appeal.id)), appeal_id=appeal.id, link_role="ack", now=now,
+                _text(texts.dismissed_for_citizen(appeal.id, reason)), appeal_id=appeal.id, link_role="ack", now=now,
             )
         self.notify()
         return ActionResult(texts.TOAST_DISMISSED)
@@ -1609,10 +1609,16 @@ class AppealDesk:
         local = appeal.created_at.astimezone(self.tz)
         category = self.config.category(appeal.category).name if appeal.category else "без темы"
         status = texts.STATUS_NAMES.get(appeal.status, appeal.status)
+        if appeal.status == Status.RESOLVED and appeal.rating == "partly":
+            status = texts.RESOLVED_PARTLY  # as the citizen chose: not «решено»
         if for_staff:
-            due = self._describe_due(appeal.first_answer_due) or ""
-            place = self.config.municipality(appeal.municipality).short_name if appeal.municipality else "?"
-            return f"№{appeal.id} · {due} · {texts.esc(category)} · {texts.esc(place)} — {status}"
+            place = (self.config.municipality(appeal.municipality).short_name if appeal.municipality
+                     else texts.NO_PLACE_SHORT)
+            parts = [f"№{appeal.id}"]
+            if appeal.status in OPEN:  # a closed appeal's deadline is no longer anyone's to meet
+                parts.append(self._describe_due(running_due(appeal)) or "")
+            parts += [texts.esc(category), texts.esc(place)]
+            return " · ".join(p for p in parts if p) + f" — {status}"
         return f"№{appeal.id} от {local:%d.%m.%Y} · {texts.esc(category)} — {status}"
 
     # --- internals: flood control --------------------------------------------------------------

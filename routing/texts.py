@@ -18,6 +18,9 @@ STATUS_NAMES = {
 }
 
 
+RESOLVED_PARTLY = "решено частично"
+NO_PLACE_SHORT = "место не указано"
+
 # what the citizen's rating adds to the card's status line
 RATING_DETAILS = {"solved": "заявитель: решено ✅", "partly": "заявитель: решено частично 🟡",
                   "not_solved": "заявитель: не решено ⚠️"}
@@ -221,8 +224,8 @@ TOAST_KEPT = "Оставлено в разборе"
 
 
 def dismiss_question(number: int) -> str:
-    return (f"Закрыть №{number} без ответа, не передавая исполнителю? Житель получит сообщение: "
-            f"«{dismissed_for_citizen(number)}»\nВыберите причину:")
+    return (f"Закрыть №{number} без ответа, не передавая исполнителю? Житель получит сообщение о закрытии "
+            "с выбранной причиной и предложением описать проблему и адрес заново.\nВыберите причину:")
 
 
 def dismissed_line(number: int, reason: str, by: str) -> str:
@@ -233,9 +236,18 @@ def dismiss_kept(number: int) -> str:
     return f"№{number} не закрыто: ждёт выбора исполнителя."
 
 
-def dismissed_for_citizen(number: int) -> str:
-    return (f"Сообщение №{number} закрыто без передачи исполнителю: в нём нет вопроса или проблемы, "
-            "которую могут решить органы власти. Если это ошибка, опишите проблему и адрес новым сообщением.")
+# what the citizen is told, by the operator's reason (dismissed_for_citizen)
+_DISMISSED_WHY = {
+    "spam": "оно похоже на рекламу или рассылку",
+    "empty": "в нём нет вопроса или проблемы, которую могут решить органы власти",
+    "abuse": "в нём оскорбления, а не описание проблемы",
+}
+
+
+def dismissed_for_citizen(number: int, reason: str) -> str:
+    why = _DISMISSED_WHY.get(reason, _DISMISSED_WHY["empty"])
+    return (f"Сообщение №{number} закрыто без передачи исполнителю: {why}. Если это ошибка, опишите "
+            "проблему и адрес новым сообщением.")
 
 OPEN_EMPTY = "Открытых обращений нет."
 CARD_USAGE = "Укажите номер обращения: /card 123 — бот пришлёт его карточку ещё раз, внизу чата."

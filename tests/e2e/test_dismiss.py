@@ -39,11 +39,12 @@ async def test_two_presses_close_it_and_the_citizen_is_told(stand: Stand) -> Non
 
     stand.press(stand.triage, choice, f"close:{number}:spam", user=OPERATOR)
     told = await stand.wait(CITIZEN, f"Сообщение №{number} закрыто без передачи исполнителю")
-    assert "новым сообщением" in body(told)
+    assert "новым сообщением" in body(told) and "похоже на рекламу" in body(told)  # the reason chosen
     await stand.tg.wait_for(lambda: "закрыто без ответа — спам или реклама" in body(
         stand.current(stand.triage, choice["message_id"])))
-    await stand.tg.wait_for(lambda: "закрыто без ответа: спам или реклама" in body(
+    await stand.tg.wait_for(lambda: "закрыто без ответа: не обращение — спам или реклама" in body(
         stand.current(stand.triage, card["message_id"])))
+    assert body(stand.current(stand.triage, card["message_id"])).count("закрыто без ответа") == 1
     assert not stand.current(stand.triage, card["message_id"]).get("reply_markup")
     assert not stand.current(stand.triage, choice["message_id"]).get("reply_markup")
     [appeal] = await stand.appeals()

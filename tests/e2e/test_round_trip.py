@@ -312,6 +312,22 @@ async def test_my_and_open_lists(stand: Stand) -> None:
     assert f"№{number}" in body(listing)
     stand.tg.user_sends(CITIZEN2, CITIZEN2, "/my")
     assert "нет обращений" in body(await stand.wait(CITIZEN2, "нет обращений"))
+    assert "до " in body(listing)  # an open appeal's line has its deadline
+    # rated «Частично»: the list says so, not «решено»
+    card = await stand.wait(chat, f"№{number}")
+    stand.official_replies(chat, card["message_id"], "Яму заделали 20 ноября, бригада выезжала.")
+    answer = await stand.wait(CITIZEN, "Ответ по обращению")
+    stand.press(CITIZEN, answer, f"rate:{number}:part", user=CITIZEN)
+    await stand.wait(CITIZEN, "частично")
+    stand.citizen_says("/my")
+    mine = await stand.wait(CITIZEN, "Ваши обращения", count=2)
+    assert f"№{number}" in body(mine) and "решено частично" in body(mine)
+    # the supervisors' line of a closed appeal has no deadline any more
+    supervisors = stand.config.supervisors.telegram_chat
+    assert supervisors is not None
+    stand.tg.user_sends(supervisors, OPERATOR, f"/card {number}")
+    line = await stand.wait(supervisors, f"№{number}")
+    assert body(line).startswith(f"№{number} · Дороги · Рыбинск — решено частично"), body(line)
 
 
 async def test_restart_in_the_middle_loses_nothing(stand: Stand) -> None:
