@@ -141,6 +141,11 @@ class AppealDesk:
     async def citizen_help(self, msg: InboundMessage) -> None:
         await self._reply_only(msg, "help", texts.HELP, flood=True)
 
+    async def citizen_unknown_command(self, msg: InboundMessage) -> None:
+        """«/foo», or a staff command, in a citizen's chat: it is no appeal and no follow-up (the
+        officials would read «/card 1» as the citizen's words)."""
+        await self._reply_only(msg, "unknown_command", texts.UNKNOWN_COMMAND, reply_to=msg.message_id, flood=True)
+
     async def citizen_edited(self, msg: InboundMessage) -> None:
         await self._reply_only(msg, "edited", texts.EDITED, reply_to=msg.message_id, flood=True)
 

@@ -79,3 +79,13 @@ class Keyboard:
 
     def to_payload(self) -> list[list[list[str]]]:
         return [[[b.text, b.action] for b in row] for row in self.rows]
+
+
+_COMMAND = re.compile(r"/[A-Za-z][A-Za-z0-9_]{0,31}(?:@[A-Za-z0-9_]+)?")
+
+
+def looks_like_command(text: str) -> bool:
+    """A bot command (`/card 12`, `/foo@otklik_bot`): a slash and a Latin word first. «/ул. Ленина» or
+    a lone «/» is words."""
+    words = text.strip().split(maxsplit=1)
+    return bool(words) and _COMMAND.fullmatch(words[0]) is not None

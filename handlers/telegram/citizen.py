@@ -9,6 +9,7 @@ from handlers.buttons import RATINGS, rate_appeal
 from handlers.telegram.convert import parse_action, to_action, to_inbound
 from routing import texts
 from routing.desk import AppealDesk
+from routing.inbound import looks_like_command
 
 
 def citizen_router() -> Router:
@@ -42,7 +43,11 @@ def citizen_router() -> Router:
     async def any_message(message: Message, desk: AppealDesk) -> None:
         if message.from_user is None or message.from_user.is_bot:
             return
-        await desk.citizen_message(to_inbound(message))
+        inbound = to_inbound(message)
+        if not message.photo and looks_like_command(inbound.text):
+            await desk.citizen_unknown_command(inbound)
+            return
+        await desk.citizen_message(inbound)
 
     @router.edited_message()
     async def edited(message: Message, desk: AppealDesk) -> None:

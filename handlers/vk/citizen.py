@@ -5,7 +5,7 @@ from handlers.buttons import RATINGS, rate_appeal
 from handlers.vk.convert import parse_action
 from routing import texts
 from routing.desk import AppealDesk
-from routing.inbound import InboundAction, InboundMessage
+from routing.inbound import InboundAction, InboundMessage, looks_like_command
 
 
 async def on_message(desk: AppealDesk, inbound: InboundMessage, command: str | None) -> None:
@@ -19,6 +19,8 @@ async def on_message(desk: AppealDesk, inbound: InboundMessage, command: str | N
         await desk.citizen_list(inbound)
     elif command == "forget":
         await desk.privacy.prompt(inbound)
+    elif command is not None and looks_like_command(inbound.text):
+        await desk.citizen_unknown_command(inbound)
     else:
         await desk.citizen_message(inbound)
 

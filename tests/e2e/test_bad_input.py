@@ -302,6 +302,23 @@ async def test_edited_message_is_answered_and_changes_nothing(stand: Stand) -> N
     assert not any("понедельнику" in body(m) for m in stand.tg.bot_messages(CITIZEN))
 
 
+async def test_unknown_and_staff_commands_of_a_citizen_are_not_passed_on(stand: Stand) -> None:
+    stand.citizen_says(POTHOLE)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    chat = stand.chat("adm_rybinsk")
+    await stand.wait(chat, f"№{number}")
+    for n, command in enumerate(("/foo", f"/card {number}", "/rating@otklik_bot 2026-W47"), start=1):
+        sent = stand.citizen_says(command)
+        reply = await stand.wait(CITIZEN, "Такой команды нет", count=n)
+        assert reply["reply_to_message_id"] == sent["message_id"] and "/new" in body(reply)
+    await stand.idle()
+    assert not [m for m in stand.tg.bot_messages(chat) if "Дополнение" in body(m)]
+    assert len(await stand.appeals()) == 1
+    # words that start with a slash are still words: a follow-up
+    stand.citizen_says("/ул. Крестовая, дом 5/2 — яма там")
+    await stand.wait(chat, "Дополнение к обращению")
+
+
 async def test_channel_posts_and_linked_channel_messages_are_ignored(stand: Stand) -> None:
     channel = group_chat(-1009990001, "channel")
     post = raw_message(channel, None, text=POTHOLE, sender_chat=channel)

@@ -202,6 +202,8 @@ async def test_unsupported_content_is_explained(vk_stand: Stand) -> None:
     assert "стикер" in refusal["text"]
     stand.vk_citizen_says(voice=True)
     assert "голосовое" in (await stand.vk_wait(VK_CITIZEN, "не принимает", count=2))["text"]
+    stand.vk_citizen_says("/open")  # a staff command, or any unknown one: no appeal is filed from it
+    assert "/my" in (await stand.vk_wait(VK_CITIZEN, "Такой команды нет"))["text"]
     assert await stand.appeals() == []
 
 
