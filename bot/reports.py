@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on a server; must precede pyplot
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from openpyxl import Workbook  # noqa: E402
 from openpyxl.styles import Alignment, Font, PatternFill  # noqa: E402
 from openpyxl.utils import get_column_letter  # noqa: E402
@@ -265,20 +266,58 @@ def _png(fig: Any) -> bytes:
 
 
 def _few_data_note(ax: Any, text: str) -> None:
+    """A note in the middle of an empty chart (no bars to cover)."""
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=15, color="#b03a2e",
             alpha=0.85, bbox={"boxstyle": "round,pad=0.6", "fc": "#fff4e5", "ec": "#e0a458"}, zorder=10)
 
 
+_TITLE_SIZE = 13
+_BANNER_SIZE = 12
+_BANNER_PAD = 0.5  # of the font size, around the banner's text
+_GAP = 4  # points between the axes, the banner and the title
+
+
+def _title(ax: Any, title: str, banner: str | None = None) -> None:
+    """The chart's title above the axes; with `banner`, the «мало данных» warning goes between the two, in
+    a margin of its own (placed in points from the axes, so it holds for any height of the figure)."""
+    if banner is None:
+        ax.set_title(title, fontsize=_TITLE_SIZE, loc="left")
+        return
+    box = _BANNER_PAD * _BANNER_SIZE
+    note = ax.annotate(
+        banner, xy=(0, 1), xycoords="axes fraction", xytext=(box, box + _GAP), textcoords="offset points",
+        ha="left", va="bottom", fontsize=_BANNER_SIZE, color="#b03a2e", annotation_clip=False,
+        bbox={"boxstyle": f"round,pad={_BANNER_PAD}", "fc": "#fff4e5", "ec": "#e0a458"},
+    )
+    fig = ax.get_figure()
+    height = note.get_window_extent(fig.canvas.get_renderer()).height * 72 / fig.dpi  # pixels → points
+    ax.set_title(title, fontsize=_TITLE_SIZE, loc="left", pad=_GAP + 2 * box + height + _GAP)
+
+
+def _footnote(ax: Any, text: str) -> None:
+    """A footnote under the x-axis title (anchored to it, so the two never meet)."""
+    ax.annotate(text, xy=(0, 0), xycoords=("axes fraction", ax.xaxis.label), xytext=(0, -_GAP),
+                textcoords="offset points", ha="left", va="top", fontsize=8, color="#666", annotation_clip=False)
+
+
 def rating_chart(data: ReportData, config: OtklikConfig, limit: int = 15) -> bytes:
     """Horizontal bars of the composite score, best at the top; unranked accounts grey, labelled."""
+    return _png(_rating_figure(data, config, limit))
+
+
+def _rating_figure(data: ReportData, config: OtklikConfig, limit: int) -> Any:
     rows = data.accounts.rows[:limit]
     height = max(3.2, 0.48 * len(rows) + 1.6)
     fig, ax = plt.subplots(figsize=(10, height))
-    ax.set_title(texts.CHART_RATING_TITLE.format(period=data.period.title), fontsize=13, loc="left")
+    title = texts.CHART_RATING_TITLE.format(period=data.period.title)
     if not rows:
+        _title(ax, title)
         ax.set_axis_off()
         _few_data_note(ax, texts.CHART_NO_DATA)
-        return _png(fig)
+        return fig
+    total = len(data.facts)
+    few = total < FEW_APPEALS or not data.accounts.ranked
+    _title(ax, title, texts.CHART_FEW_DATA_NOTE.format(count=total) if few else None)
     labels = [(f"{r.rank}. " if r.rank else "") + _short(_name(config, "account", r.key)) for r in rows]
     scores = [r.score for r in rows]
     colors = [_BLUE if r.ranked else _GREY_BAR for r in rows]
@@ -301,24 +340,27 @@ def rating_chart(data: ReportData, config: OtklikConfig, limit: int = 15) -> byt
             color="#555", ha="center", va="center", backgroundcolor="white")
     ax.spines[["top", "right"]].set_visible(False)
     if data.accounts.unranked:
-        fig.text(0.01, 0.005, texts.CHART_UNRANKED_NOTE.format(min_sample=settings.min_sample), fontsize=8,
-                 color="#666")
-    total = len(data.facts)
-    if total < FEW_APPEALS or not data.accounts.ranked:
-        _few_data_note(ax, texts.CHART_FEW_DATA_NOTE.format(count=total))
-    return _png(fig)
+        _footnote(ax, texts.CHART_UNRANKED_NOTE.format(min_sample=settings.min_sample))
+    return fig
 
 
 def problems_chart(data: ReportData, config: OtklikConfig, limit: int = 10) -> bytes:
     """The region's top categories of the period against the previous period."""
+    return _png(_problems_figure(data, config, limit))
+
+
+def _problems_figure(data: ReportData, config: OtklikConfig, limit: int) -> Any:
     rows = [r for r in data.region if r.count > 0][:limit]
     height = max(3.2, 0.5 * len(rows) + 1.6)
     fig, ax = plt.subplots(figsize=(10, height))
-    ax.set_title(texts.CHART_PROBLEMS_TITLE.format(period=data.period.title), fontsize=13, loc="left")
+    title = texts.CHART_PROBLEMS_TITLE.format(period=data.period.title)
     if not rows:
+        _title(ax, title)
         ax.set_axis_off()
         _few_data_note(ax, texts.CHART_NO_DATA)
-        return _png(fig)
+        return fig
+    total = len(data.facts)
+    _title(ax, title, texts.CHART_FEW_DATA_NOTE.format(count=total) if total < FEW_APPEALS else None)
     y = list(range(len(rows)))[::-1]
     labels = [_short(_name(config, "category", r.category)) for r in rows]
     ax.barh([v + 0.18 for v in y], [r.count for r in rows], height=0.36, color=_BLUE)
@@ -326,15 +368,13 @@ def problems_chart(data: ReportData, config: OtklikConfig, limit: int = 10) -> b
     ax.set_yticks(y, labels, fontsize=10)
     top = max(max(r.count for r in rows), max(r.previous for r in rows), 1)
     ax.set_xlim(0, top * 1.3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of appeals: no 0.2, 0.4…
     for yi, r in zip(y, rows, strict=True):
         arrow = "▲" if r.change > 0 else ("▼" if r.change < 0 else "=")
         ax.text(r.count + top * 0.01, yi + 0.18, f"{r.count} ({r.previous}) {arrow}", va="center", fontsize=9)
     ax.set_xlabel(texts.CHART_PROBLEMS_XLABEL, fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
-    total = len(data.facts)
-    if total < FEW_APPEALS:
-        _few_data_note(ax, texts.CHART_FEW_DATA_NOTE.format(count=total))
-    return _png(fig)
+    return fig
 
 
 # ---- captions for the chat ------------------------------------------------------------------------------

@@ -7,12 +7,14 @@ import io
 from datetime import datetime, timedelta
 
 import pytest
+from matplotlib.text import Text
 from openpyxl import load_workbook
 from PIL import Image
 
 from bot import reports
 from bot.cli import main as cli_main
 from bot.config import OtklikConfig
+from routing import texts
 from routing.periods import parse_period
 from storage.db import Database
 from storage.models import Appeal, AppealEvent
@@ -180,6 +182,56 @@ async def test_an_empty_period_still_gives_a_chart(database_url: str, config: Ot
     assert data.facts == [] and data.accounts.rows == []
     for chart in (reports.rating_chart(data, config), reports.problems_chart(data, config)):
         assert Image.open(io.BytesIO(chart)).format == "PNG"
+
+
+def _extent(fig, content: str):  # type: ignore[no-untyped-def]
+    """Where the figure's text `content` is drawn, with the rounded box around it when it has one."""
+    [text] = [t for t in fig.findobj(Text) if t.get_text() == content]
+    renderer = fig.canvas.get_renderer()
+    return (text.get_bbox_patch() or text).get_window_extent(renderer)
+
+
+@pytest.mark.parametrize("appeals", [13, 1])
+async def test_the_charts_notes_stay_off_the_bars_and_labels(
+    database_url: str, config: OtklikConfig, appeals: int
+) -> None:
+    # QA: the «мало данных» banner covered a bar and its label, the footnote about grey bars ran into the
+    # x-axis title, and the problems chart counted appeals in fifths (0.2 … 1.2)
+    db = Database(database_url)
+    await db.upgrade()
+    async with db.transaction() as s:
+        person = await citizen(s)
+        for spec in week_47()[:appeals]:
+            await add(s, person, spec)
+    try:
+        data = await reports.collect(db, config, parse_period(WEEK, MSK), AS_OF)
+    finally:
+        await db.dispose()
+    assert data.accounts.unranked and len(data.facts) == appeals < reports.FEW_APPEALS
+    banner = texts.CHART_FEW_DATA_NOTE.format(count=appeals)
+    footnote = texts.CHART_UNRANKED_NOTE.format(min_sample=config.analytics.rating.min_sample)
+    rating, problems = reports._rating_figure(data, config, 15), reports._problems_figure(data, config, 10)
+    try:
+        for fig in (rating, problems):
+            fig.canvas.draw()
+            renderer = fig.canvas.get_renderer()
+            [ax] = fig.axes
+            plot, title = ax.get_window_extent(renderer), ax.title.get_window_extent(renderer)
+            note = _extent(fig, banner)
+            assert plot.y1 < note.y0 and note.y1 < title.y0  # between the axes and the title, clear of both
+        [ax] = rating.axes
+        renderer = rating.canvas.get_renderer()
+        below = _extent(rating, footnote)
+        xlabel = ax.xaxis.label.get_window_extent(renderer)
+        ticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
+        assert below.y1 < xlabel.y0 and not any(below.overlaps(t) for t in ticks)
+        [ax] = problems.axes
+        low, high = ax.get_xlim()
+        shown = [x for x in ax.get_xticks() if low <= x <= high]
+        assert len(shown) >= 2 and all(float(x).is_integer() for x in shown), shown
+    finally:
+        reports.plt.close(rating)
+        reports.plt.close(problems)
 
 
 async def test_cli_writes_the_report(database_url: str, tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
