@@ -15,6 +15,7 @@ APPEAL_BUTTONS = {
     "qsend": "send_held_answer",  # a held answer (a possible отписка) sent as it is
     "qredo": "rewrite_answer",
     "dismiss": "dismiss",  # «Не обращение» under a triage card: asks for the reason
+    "ask": "ask_citizen",  # «Спросить жителя» under a triage card: a question, the appeal stays there
 }
 
 

@@ -407,9 +407,9 @@ class AppealDesk:
                     "first_answer", appeal.category or "other", now, urgent=appeal.urgent
                 ).at
                 self.deadlines.start_term(appeal, "first_answer", now)
+                reopened = texts.REOPENED_CITIZEN if appeal.account_code else texts.REOPENED_CITIZEN_OPERATORS
                 repo.enqueue(
-                    s, act.platform, act.chat_id, "reopened",
-                    _text(texts.REOPENED_CITIZEN.format(number=appeal.id)),
+                    s, act.platform, act.chat_id, "reopened", _text(reopened.format(number=appeal.id)),
                     appeal_id=appeal.id, link_role="ack", now=now,
                 )
                 chat = self._account_chat(appeal.account_code) if appeal.account_code else None
@@ -453,6 +453,8 @@ class AppealDesk:
                 refusal = await self._reject_with_reason(s, appeal, role, msg)
             elif link.role == "interim_prompt":
                 refusal = await self._interim_answer(s, appeal, role, msg)
+            elif link.role == "question_prompt":
+                refusal = await self._question_to_citizen(s, appeal, role, msg)
             elif role.kind == "account" and (role.account is None or appeal.account_code != role.account.code):
                 refusal = texts.ANSWER_REFUSED_OTHER_ACCOUNT.format(number=appeal.id)
             elif role.kind == "triage" and appeal.status in FINAL:
@@ -630,6 +632,67 @@ class AppealDesk:
             )
         self.notify()
         return ActionResult(texts.TOAST_DISMISS_CHOOSE)
+
+    async def ask_citizen(self, act: InboundAction, appeal_id: int) -> ActionResult:
+        """«Спросить жителя» under a triage card: the operators need the place, the address or a detail
+        before they can choose an account. The question's words come as a reply to the bot's prompt; the
+        appeal stays with them (a reply to the card itself is an answer and closes it)."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            appeal, refusal = await self._triage_press(s, act, appeal_id, now)
+            if appeal is None or refusal is not None:
+                return refusal or ActionResult()
+            citizen = await s.get(Citizen, appeal.citizen_id)
+            if citizen is None or citizen.anonymised_at is not None:
+                return ActionResult(texts.TOAST_NO_CITIZEN, alert=True)
+            self._log_event(s, appeal, act.sender, "question_requested", None, {})
+            repo.enqueue(
+                s, act.platform, act.chat_id, "question_prompt",
+                _text(texts.QUESTION_PROMPT.format(number=appeal.id), reply_to=act.message_id, force_reply=True),
+                appeal_id=appeal.id, link_role="question_prompt", now=now,
+            )
+        self.notify()
+        return ActionResult(texts.TOAST_INTERIM)
+
+    async def _question_to_citizen(
+        self, s: AsyncSession, appeal: Appeal, role: ChatRole, msg: InboundMessage
+    ) -> str | None:
+        """A reply to the «Спросить жителя» prompt: the question goes to the citizen, no rating buttons,
+        the appeal stays in triage; their reply comes back under the card as a follow-up."""
+        if role.kind != "triage":
+            return texts.ANSWER_REFUSED_OTHER_ACCOUNT.format(number=appeal.id)
+        if appeal.status != Status.TRIAGE:
+            status = texts.STATUS_NAMES.get(appeal.status, appeal.status)
+            return texts.QUESTION_REFUSED.format(number=appeal.id, status=status)
+        text = msg.text.strip()
+        if not text:
+            return texts.QUESTION_NO_TEXT
+        citizen = await s.get(Citizen, appeal.citizen_id)
+        if citizen is None or citizen.anonymised_at is not None:
+            return texts.TOAST_NO_CITIZEN
+        now = self.clock.now()
+        self._record_in(s, appeal, msg, "question", text, author_role="operator")
+        self._log_event(s, appeal, msg.sender, "question_asked", None, {})
+        platform = citizen_platform(citizen)
+        for photo in msg.photos:
+            repo.enqueue(
+                s, platform, citizen.chat_id, "question_photo",
+                {"type": "photo", "file": photo, "source_platform": msg.platform, "caption": f"№{appeal.id}",
+                 "reply_to": appeal.source_message_id, "allow_missing_reply": True},
+                appeal_id=appeal.id, link_role="ack", now=now,
+            )
+        payload = _text(texts.question_to_citizen(appeal.id, text))
+        if appeal.source_message_id:
+            payload.update(reply_to=appeal.source_message_id, allow_missing_reply=True)
+        repo.enqueue(s, platform, citizen.chat_id, "question", payload, appeal_id=appeal.id, link_role="ack", now=now)
+        if msg.reply_to is not None:  # the prompt says it went, so nobody asks twice
+            repo.enqueue(
+                s, msg.platform, msg.chat_id, "question_sent",
+                {"type": "edit", "message_id": msg.reply_to, "keyboard": None,
+                 "text": texts.question_sent(appeal.id, msg.sender.name, text)},
+                appeal_id=appeal.id, now=now,
+            )
+        return None
 
     async def close_from_triage(self, act: InboundAction, appeal_id: int, reason: str) -> ActionResult:
         """The reason chosen under «Не обращение» (or «Отмена»): the appeal is closed without an account
@@ -1050,10 +1113,19 @@ class AppealDesk:
             appeal.latitude, appeal.longitude = msg.location
         appeal.updated_at = now
         self._log_event(s, appeal, msg.sender, "followup", None, {"message_id": msg.message_id})
+        note = None
+        if appeal.status == Status.TRIAGE and appeal.municipality is None and (text or msg.location is not None):
+            # the operators asked where, or the citizen tells it anyway: the place is kept, and said
+            code = self._place_in(text, msg.location)
+            if code is not None:
+                appeal.municipality = code
+                appeal.municipality_source = "location" if msg.location is not None and not text else "citizen"
+                self._log_event(s, appeal, msg.sender, "place_from_followup", None, {"municipality": code})
+                note = texts.PLACE_FROM_FOLLOWUP.format(place=texts.esc(self.config.municipality(code).short_name))
         # the staff see follow-ups at once; before routing they are folded into the card instead
         target = self._followup_chat(appeal)
         if target is not None:
-            self._forward_followup(s, appeal, target, msg, text)
+            self._forward_followup(s, appeal, target, msg, text, note)
         await s.flush()
         if appeal.status == Status.AWAITING_PLACE and (text or msg.location is not None):
             # Asked «где это?», citizens type the town or share a location as often as they press a button.
@@ -1081,10 +1153,13 @@ class AppealDesk:
             )
 
     def _forward_followup(
-        self, s: AsyncSession, appeal: Appeal, target: tuple[str, str], msg: InboundMessage, text: str
+        self, s: AsyncSession, appeal: Appeal, target: tuple[str, str], msg: InboundMessage, text: str,
+        note: str | None = None,
     ) -> None:
         now = self.clock.now()
         header = texts.FOLLOWUP_FOR_ACCOUNT.format(number=appeal.id)
+        if note:
+            header = f"{header} {note}"  # e.g. the place the bot read in it
         if text:
             body = f"{header}\n{texts.esc(text)}"
         elif msg.location is not None and not msg.photos:
@@ -1303,7 +1378,8 @@ class AppealDesk:
 
         keyboard = Keyboard([[button(c)] for c in guessed] + [[button(c) for c in rest[i:i + 2]]
                                                               for i in range(0, len(rest), 2)]
-                            + [[Button(texts.DISMISS_BUTTON, f"dismiss:{appeal.id}")]])
+                            + [[Button(texts.ASK_BUTTON, f"ask:{appeal.id}"),
+                                Button(texts.DISMISS_BUTTON, f"dismiss:{appeal.id}")]])
         text = await self._triage_card_text(s, appeal, citizen, detail, fresh)
         if categories or places:
             hint = texts.triage_hints([(self.config.category(c.code).name, c.confidence) for c in categories],
@@ -1432,7 +1508,7 @@ class AppealDesk:
         self.deadlines.stop(appeal)
         citizen = await s.get(Citizen, appeal.citizen_id)
         assert citizen is not None
-        who_name = role.account.name if role.account else "Центр управления регионом"
+        who_name = role.account.name if role.account else texts.OPERATORS_NAME
         keyboard = Keyboard([[Button(texts.RATE_SOLVED, f"rate:{appeal.id}:yes"),
                               Button(texts.RATE_PARTLY, f"rate:{appeal.id}:part"),
                               Button(texts.RATE_NOT_SOLVED, f"rate:{appeal.id}:no")]])

@@ -186,6 +186,10 @@ RATE_SOLVED = "Решено"
 RATE_NOT_SOLVED = "Не решено"
 THANKS_SOLVED = "Спасибо за оценку! Обращение №{number} закрыто."
 REOPENED_TRIAGE_REASON = "житель ответил «Не решено» на ответ операторов"
+REOPENED_CITIZEN_OPERATORS = (
+    "Обращение №{number} снова открыто и возвращено операторам центра. "
+    "Можете дописать подробности — они добавятся к обращению."
+)
 REOPENED_CITIZEN = (
     "Обращение №{number} снова открыто и возвращено исполнителю. "
     "Можете дописать подробности — они добавятся к обращению."
@@ -215,6 +219,31 @@ ANSWER_REFUSED_CLOSED = "Обращение №{number} уже закрыто �
 TOAST_TAKEN = "Взято в работу"
 TOAST_REJECT = "Укажите причину ответом на сообщение бота"
 TOAST_ROUTED = "Направлено"
+
+# «Спросить жителя» under a triage card: a question to the citizen that leaves the appeal with the operators
+ASK_BUTTON = "❓ Спросить жителя"
+QUESTION_PROMPT = (
+    "№{number}: напишите вопрос жителю <b>ответом на это сообщение</b> — например, адрес или населённый "
+    "пункт. Обращение останется в разборе, ответ жителя придёт сюда под карточку."
+)
+QUESTION_NO_TEXT = "Напишите вопрос словами — ответом на сообщение бота."
+QUESTION_REFUSED = "По обращению №{number} вопрос не отправлен: статус «{status}»."
+TOAST_NO_CITIZEN = "Заявитель удалил свои данные: написать ему нельзя."
+PLACE_FROM_FOLLOWUP = "(место: {place})"
+
+
+OPERATORS_NAME = "Центр управления регионом"  # who the operators' own words come from, to the citizen
+
+
+def question_to_citizen(number: int, text: str) -> str:
+    return (f"<b>Вопрос по обращению №{number}</b>\nОт: {OPERATORS_NAME}\n\n{esc(text)}\n\n"
+            "Ответьте, пожалуйста, на это сообщение — ответ добавится к обращению.")
+
+
+def question_sent(number: int, operator: str, text: str) -> str:
+    short = text if len(text) <= 200 else text[:199] + "…"
+    return f"№{number}: вопрос жителю отправлен ({esc(operator)}): «{esc(short)}»"
+
 
 # «Не обращение» under a triage card: spam, abuse or no question, closed without an account (two presses)
 DISMISS_BUTTON = "🚫 Не обращение — закрыть"

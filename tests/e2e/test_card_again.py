@@ -124,7 +124,7 @@ async def test_a_refused_appeals_triage_card_again_keeps_the_reason_and_the_orde
     number = appeal_number(await stand.wait(CITIZEN, "принято"))
     first = await stand.refuse("adm_rybinsk", number, "Это дорога области, не города")
     refused = texts.button_label(stand.config.account("adm_rybinsk").name)
-    assert buttons(first)[-2] == refused  # last before «Не обращение»
+    assert buttons(first)[-3] == refused  # the last account, before «Спросить жителя» and «Не обращение»
     stand.tg.user_sends(stand.triage, OPERATOR, f"/card {number}")
     again = await stand.wait(stand.triage, f"№{number}", count=2)
     assert again["message_id"] != first["message_id"]

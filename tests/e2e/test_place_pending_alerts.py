@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from routing.lifecycle import Status
-from tests.conftest import CITIZEN, OPERATOR, appeal_number, body
+from tests.conftest import CITIZEN, OPERATOR, appeal_number, body, buttons
 from tests.e2e.test_deadlines_e2e import ClockStand, _stand, fast_config
 
 NO_PLACE = "Около дома 3 на улице Ленина не работает светофор"
@@ -112,3 +112,42 @@ async def test_an_appeal_whose_place_never_comes_goes_to_the_operators(fast_stan
     # a later sweep moves nothing again
     await stand.at(wait * 120, appeal.created_at)
     assert (await stand.query("select count(*) from appeal_events where action = 'to_triage'")) == [(1,)]
+
+
+async def test_the_operators_ask_the_citizen_and_the_appeal_stays_with_them(fast_stand: ClockStand) -> None:
+    # QA: the operators' only way to ask «where is it?» was a reply to the card, which answered and closed
+    # the appeal (rating buttons to the citizen, the card's route buttons gone, the place never kept)
+    stand = fast_stand
+    stand.citizen_says(NO_PLACE)
+    number = appeal_number(await stand.wait(CITIZEN, "Уточните"))
+    [appeal] = await stand.appeals()
+    await stand.at(stand.config.routing.place_wait_minutes * 60, appeal.created_at)
+    [card] = [m for m in stand.said(stand.triage, f"№{number}") if m.get("reply_markup")]
+    assert "❓ Спросить жителя" in buttons(card)
+
+    stand.press(stand.triage, card, f"ask:{number}", user=OPERATOR)
+    prompt = await stand.wait(stand.triage, "напишите вопрос жителю")
+    assert prompt["reply_to_message_id"] == card["message_id"]
+    stand.official_replies(stand.triage, prompt["message_id"], "В каком городе этот светофор?", user=OPERATOR)
+    question = await stand.wait(CITIZEN, "Вопрос по обращению")
+    assert f"№{number}" in body(question) and "В каком городе этот светофор?" in body(question)
+    assert not question.get("reply_markup")  # a question, not an answer to rate
+    await stand.tg.wait_for(lambda: "вопрос жителю отправлен" in body(stand.current(stand.triage, prompt["message_id"])))
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.TRIAGE and appeal.first_answered_at is None
+    assert buttons(stand.current(stand.triage, card["message_id"]))  # the card can still be routed
+
+    # the citizen answers the question: it comes under the card, and the place is kept
+    stand.citizen_says("Это в Рыбинске, на Крестовой", reply_to=question["message_id"])
+    extra = await stand.wait(stand.triage, "на Крестовой")
+    assert "(место: Рыбинск)" in body(extra) and extra.get("reply_to_message_id") == card["message_id"]
+    [appeal] = await stand.appeals()
+    assert appeal.municipality == "rybinsk" and appeal.status == Status.TRIAGE
+    stand.press(stand.triage, card, "route:", user=OPERATOR)
+    await stand.idle()
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.ROUTED
+    # a second question, once it has gone to an account, is refused with the reason
+    stand.official_replies(stand.triage, prompt["message_id"], "И ещё вопрос", user=OPERATOR)
+    refusal = await stand.wait(stand.triage, "вопрос не отправлен")
+    assert "передано исполнителю" in body(refusal)
