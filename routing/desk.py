@@ -1508,6 +1508,17 @@ class AppealDesk:
         self.deadlines.stop(appeal)
         citizen = await s.get(Citizen, appeal.citizen_id)
         assert citizen is not None
+        if citizen.anonymised_at is not None:
+            # the author erased their data (/forget): the answer is kept as the body's word, but there is
+            # no one to send it to — the answering chat must hear that, not silence
+            chat = (self._account_chat(appeal.account_code) if role.kind == "account" and appeal.account_code
+                    else self._triage_chat())
+            if chat is not None:
+                repo.enqueue(s, chat[0], chat[1], "answer_undeliverable",
+                             _text(texts.ANSWER_TO_FORGOTTEN.format(number=appeal.id)), appeal_id=appeal.id, now=now)
+            if role.kind == "triage":
+                await self._close_triage_cards(s, appeal, citizen, f"операторы ответили сами ({official})")
+            return
         who_name = role.account.name if role.account else texts.OPERATORS_NAME
         keyboard = Keyboard([[Button(texts.RATE_SOLVED, f"rate:{appeal.id}:yes"),
                               Button(texts.RATE_PARTLY, f"rate:{appeal.id}:part"),

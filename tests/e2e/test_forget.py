@@ -261,6 +261,14 @@ async def test_the_citizen_forgets_themselves_with_the_button(stand: Stand) -> N
                               "(select anonymised_at from citizens where id = :i)", i=erased.id)
     assert later == [("card_erased", str(chat))]
 
+    # the official who answers it after all is told there is no one to send it to (before: silence)
+    stand.official_replies(chat, card["message_id"], "Яму заделали 20 ноября.")
+    told = await stand.wait(chat, "ответ сохранён, но не отправлен")
+    assert f"№{number}" in body(told)
+    [appeal] = await stand.appeals()
+    assert appeal.status == "answered"
+    assert not [m for m in stand.tg.bot_messages(CITIZEN2) if "Яму заделали" in body(m)]
+
     # pressing again, or /forget with nothing kept, says there is nothing
     again = stand.press(CITIZEN2, prompt, "forget:yes", user=CITIZEN2)
     assert (await stand.tg.wait_for(lambda: stand.tg.callback_answers.get(again)))["text"] == texts.FORGET_NOTHING
