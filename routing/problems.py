@@ -241,31 +241,134 @@ def _name(lookup: Callable[[str], Any], code: str) -> str:
 
 # ---- near-duplicates ------------------------------------------------------------------------------------
 
-_STREET = re.compile(
-    r"\b(?:ул(?:ица|ице|ицу|ицы|ицей)?\.?|пр(?:оспект|оспекте|-т|-те)\.?|пер(?:еулок|еулке)?\.?|"
-    r"б(?:ульвар|ульваре|-р)\.?|ш(?:оссе)?\.?|наб(?:ережная|ережной)?\.?|пл(?:ощадь|ощади)?\.?|"
-    r"проезд(?:е)?|тупик(?:е)?)\s+([а-я][а-я-]{2,})(?:[\s,]+(?:д(?:ом|оме)?\.?\s*)?(\d+[а-я]?)\b)?"
+# Every written form of a street type word (folded, without its dot), in any grammatical case.
+_STREET_TYPES = frozenset((
+    "ул", "улица", "улицы", "улице", "улицу", "улицей", "улицею",
+    "пр", "пр-т", "пр-кт", "просп", "проспект", "проспекта", "проспекте", "проспекту", "проспектом",
+    "пер", "пер-к", "переулок", "переулка", "переулке", "переулку", "переулком",
+    "б-р", "бул", "бульв", "бульвар", "бульвара", "бульваре", "бульвару", "бульваром",
+    "ш", "шоссе",
+    "наб", "набережная", "набережной", "набережную", "набережною",
+    "пл", "площадь", "площади", "площадью",
+    "пр-д", "проезд", "проезда", "проезде", "проезду", "проездом",
+    "туп", "тупик", "тупика", "тупике", "тупику", "тупиком",
+    "аллея", "аллеи", "аллее", "аллею", "аллеей",
+))
+_ABBREVIATED = frozenset(("ул", "пр", "пр-т", "пр-кт", "просп", "пер", "пер-к", "б-р", "бул", "бульв", "ш", "наб",
+                          "пл", "пр-д", "туп"))
+# Words next to a street type that are not its name («у дома на улице», «улица города»).
+_NOT_NAMES = frozenset(("дом", "здание", "корпус", "строение", "подъезд", "двор", "город", "район", "поселок",
+                        "село", "деревня", "номер", "угол", "перекресток", "конец", "начало", "сторона"))
+# A name's first reading may not be one of these: prepositions, conjunctions, verbs, adverbs, pronouns…
+_NOT_NAME_POS = frozenset(("PREP", "CONJ", "PRCL", "INTJ", "ADVB", "VERB", "INFN", "NPRO", "PRED", "GRND",
+                           "PRTS", "COMP", "NUMR", "ADJS"))
+_PROPER_TAGS = ("Surn", "Name", "Patr", "Geox", "Orgn")
+_WORD = re.compile(r"[а-я]+(?:-[а-я]+)*")
+# A house number: «5», «5а», «5-а», «5/2», «5к1», «5 к.1», «5 корп. 1», «5 корпус 1», «5 стр. 2».
+_HOUSE = (
+    r"(\d{1,4})(?:-?([а-з])(?![а-я\d]))?(?:\s*/\s*(\d{1,4}))?"
+    r"(?:,?\s*(?:к\.?|корп\.?|корпус)\s*(\d{1,3})(?!\d))?(?:,?\s*(?:стр\.?|строение)\s*(\d{1,3})(?!\d))?(?!\d)"
 )
-_STREET_AFTER = re.compile(
-    r"\b([а-я][а-я-]{2,})\s+(?:ул(?:ица|ице|ицу|ицы)?\.?|проспект(?:е)?|переул(?:ок|ке))"
-    r"(?:[\s,]+(?:д(?:ом|оме)?\.?\s*)?(\d+[а-я]?)\b)?"
+# Right after the street: «ул. Советская, 5», «ул. Советская, д. 5», «Советская ул. д.5», «… дом №5».
+# A bare number followed by a unit or a count is not a house («на улице Советской 3 дня нет воды»).
+_HOUSE_AFTER_STREET = re.compile(
+    r"[\s,]*(?:(?:д|дом)(?![а-я])\.?\s*)?(?:№\s*)?" + _HOUSE
+    + r"(?!\s*(?:%|(?:м|км|см|мм|ч|мин|мес|шт|чел|лет|раз|день|ма[яй])(?![а-я])|(?:метр|час|сут|дн|недел|месяц"
+    r"|год|минут|штук|человек|ям|числ|январ|феврал|март|апрел|июн|июл|август|сентябр"
+    r"|октябр|ноябр|декабр)))"
 )
+# Anywhere in the text, after a house word: «у дома 5», «дом 5 по …», «д. 5», «д.5», «дома №5», «в доме 5».
+_HOUSE_MARKED = re.compile(r"(?<![а-я])(?:д|дом|дома|доме|дому|домом)(?![а-я])\.?\s*(?:№\s*)?" + _HOUSE)
 
 
 @dataclass(frozen=True)
 class PlaceKey:
-    street: str  # the street word's first five letters: «Крестовой», «Крестовая» → «крест»
-    house: str | None
+    street: str  # the street's name, lemmatised: «Крестовой», «Крестовая» → «крестовый»; «Ленина» → «ленин»
+    house: str | None  # «5», «5а», «5/2», «5к1»; None when the text names no house
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_reading(word: str) -> tuple[str, str] | None:
+    """How a word next to a street type reads as the street's name, or None when it cannot be one.
+
+    The result is (kind, key): kind «adj» for an adjective (the key its masculine nominative, so every case
+    and gender meets: «Советской», «Советская» → «советский»), «proper» for a person's or place's name or a
+    word the dictionary does not know («name» for a first name, as in «Карла Маркса»), «noun» for another
+    noun; the key of a noun is its normal form.
+    """
+    from routing.topics import morph_analyzer  # loaded once per process and shared with the routers
+
+    if len(word) < 3:
+        return None
+    parses = morph_analyzer().parse(word)
+    if not parses or parses[0].tag.POS in _NOT_NAME_POS or "Apro" in parses[0].tag:
+        return None
+    if any(p.normal_form.replace("ё", "е") in _NOT_NAMES for p in parses[:2] if p.tag.POS == "NOUN"):
+        return None
+    for p in parses:
+        if p.tag.POS == "ADJF" and "Apro" not in p.tag:
+            return "adj", p.normal_form.replace("ё", "е")
+    key = parses[0].normal_form.replace("ё", "е")
+    if any("Name" in p.tag for p in parses):
+        return "name", key
+    if any(tag in parses[0].tag for tag in _PROPER_TAGS) or not morph_analyzer().word_is_known(word):
+        return "proper", key
+    return "noun", key
+
+
+def _house(m: re.Match[str]) -> str:
+    number, letter, slash, block, building = m.groups()
+    return (number + (letter or "") + (f"/{slash}" if slash else "") + (f"к{block}" if block else "")
+            + (f"с{building}" if building else ""))
 
 
 @functools.lru_cache(maxsize=1024)  # an open appeal's text is compared with every new one nearby
 def place_key(text: str) -> PlaceKey | None:
-    """The street (and house) an appeal's text names, folded so that grammatical cases meet."""
+    """The street (and house) an appeal's text names, folded so that grammatical cases meet.
+
+    The street is the name beside a street type word, after it («на улице Советской», «ул. Советская»,
+    «пр-т Ленина») or before it («Советская ул.», «по Советской улице»); the house is the number right after
+    the street («ул. Советская, 5», «…, д. 5»), else one after a house word anywhere («у дома 5 на улице
+    Советской»). No street type word, no key; no house number, no house.
+    """
     folded = text.lower().replace("ё", "е")
-    m = _STREET.search(folded) or _STREET_AFTER.search(folded)
-    if m is None:
-        return None
-    return PlaceKey(m.group(1)[:5], m.group(2))
+    cased = text if len(text) == len(folded) else folded  # offsets must match to read capital letters
+    words = list(_WORD.finditer(folded))
+
+    def adjacent(left: int, right: int) -> bool:  # nothing but spaces between two offsets
+        return not folded[left:right].strip()
+
+    for i, w in enumerate(words):
+        if w.group() not in _STREET_TYPES or (w.group() == "пр" and i > 0 and words[i - 1].group() == "и"):
+            continue  # «и пр.» is «and so on», not «проспект»
+        type_end = w.end() + (w.group() in _ABBREVIATED and folded[w.end():w.end() + 1] == ".")
+        after = words[i + 1] if i + 1 < len(words) and adjacent(type_end, words[i + 1].start()) else None
+        after_reading = _name_reading(after.group()) if after else None
+        before = words[i - 1] if i > 0 and adjacent(words[i - 1].end(), w.start()) else None
+        before_reading = _name_reading(before.group()) if before and before.group() not in _STREET_TYPES else None
+        if before_reading and before_reading[0] != "adj":
+            before_reading = None  # a name before its type word is an adjective: «Советская ул.»
+        if after and after_reading and before and before_reading:
+            # a name is written with a capital letter: «Советская улица яма», «на главной улице Мира»
+            after_cap, before_cap = cased[after.start()].isupper(), cased[before.start()].isupper()
+            use_after = after_cap if after_cap != before_cap else after_reading[0] != "noun"
+        elif after_reading or before_reading:
+            use_after = after_reading is not None
+        else:
+            continue
+        if use_after:
+            assert after is not None and after_reading is not None
+            street, name_end = after_reading[1], after.end()
+            nxt = words[i + 2] if i + 2 < len(words) and adjacent(name_end, words[i + 2].start()) else None
+            surname = _name_reading(nxt.group()) if nxt and after_reading[0] == "name" else None
+            if nxt and surname and surname[0] in ("proper", "adj"):  # «улица Карла Маркса», «Розы Люксембург»
+                street, name_end = f"{street} {surname[1]}", nxt.end()
+        else:
+            assert before_reading is not None
+            street, name_end = before_reading[1], type_end
+        m = _HOUSE_AFTER_STREET.match(folded, name_end) or _HOUSE_MARKED.search(folded)
+        return PlaceKey(street, _house(m) if m else None)
+    return None
 
 
 def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:

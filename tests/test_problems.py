@@ -13,6 +13,7 @@ from routing.analytics_config import SpikeSettings
 from routing.appeal_facts import AppealFacts
 from routing.clock import ManualClock
 from routing.problems import (
+    PlaceKey,
     ProblemWatch,
     category_counts,
     close_places,
@@ -77,6 +78,87 @@ def test_place_keys_and_closeness() -> None:
     # coordinates decide when both have them: ~222 m apart is close, ~1.1 km is not
     assert close_places((58.0500, 38.8300), "", (58.0520, 38.8300), "", 300)
     assert not close_places((58.0500, 38.8300), "", (58.0600, 38.8300), "", 300)
+
+
+SOVETSKAYA_5 = (
+    "В Ярославле на улице Советской у дома 5 огромная яма",
+    "у дома 5 на улице Советской",
+    "Ярославль, ул. Советская, д. 5 — глубокая яма",
+    "улица Советская 5",
+    "по улице Советской, дом 5",
+    "Советская ул., д.5",
+    "советская улица, 5",
+    "дом 5 по Советской улице",
+    "дома №5 по ул. Советской",
+    "ул.Советская,5",
+    "на улице Советской 3 дня нет воды, дом 5",
+    "ул. Советская, 5, кв. 12",
+)
+
+
+@pytest.mark.parametrize("text", SOVETSKAYA_5)
+def test_place_key_same_place_in_every_spelling(text: str) -> None:
+    assert place_key(text) == place_key("Ярославль, ул. Советская, д. 5 — глубокая яма") == PlaceKey("советский", "5")
+
+
+@pytest.mark.parametrize("texts", [
+    ("на проспекте Ленина у дома 10", "пр-т Ленина, 10", "пр. Ленина д. 10", "проспект Ленина, дом 10"),
+    ("Ленинградский пр-т 10", "на Ленинградском проспекте у дома 10", "проспект Ленинградский, 10"),
+    ("Комсомольский переулок 3", "в Комсомольском переулке дом 3", "пер. Комсомольский, 3"),
+    ("Московское шоссе 12", "на Московском шоссе, д. 12", "ш. Московское 12"),
+    ("Первомайский бульвар 4", "на бульваре Первомайском 4", "б-р Первомайский, д 4"),
+    ("Волжская набережная 7", "на Волжской набережной у дома 7", "наб. Волжская, 7", "по набережной Волжской, 7"),
+    ("Красная площадь 1", "на Красной площади, д. 1", "пл. Красная 1"),
+    ("улица Карла Маркса 5", "на улице Карла Маркса у дома 5", "ул. Карла Маркса, д. 5"),
+    ("на главной улице Мира 8", "ул. Мира, 8"),
+])
+def test_place_key_street_types_and_cases(texts: tuple[str, ...]) -> None:
+    keys = {place_key(t) for t in texts}
+    assert len(keys) == 1 and None not in keys, keys
+    [key] = keys
+    assert key is not None and key.house is not None
+
+
+@pytest.mark.parametrize(("text", "house"), [
+    ("ул. Советская 5а", "5а"), ("ул. Советская, 5-а", "5а"), ("ул. Советская, д. 5А", "5а"),
+    ("ул. Советская 5к1", "5к1"), ("ул. Советская, 5 корпус 1", "5к1"), ("ул. Советская д. 5 к. 1", "5к1"),
+    ("у дома 5 корп. 1 на улице Советской", "5к1"), ("ул. Советская, 5/2", "5/2"), ("Советская ул. д. 5 / 2", "5/2"),
+    ("ул. Советская, д. 5, стр. 2", "5с2"), ("ул. Советская, 5 подъезд 2", "5"), ("ул. Советская, 12", "12"),
+])
+def test_place_key_house_forms(text: str, house: str) -> None:
+    assert place_key(text) == PlaceKey("советский", house)
+
+
+def test_place_key_keeps_different_places_apart() -> None:
+    five = place_key("на улице Советской у дома 5")
+    assert five != place_key("на улице Советской у дома 7")
+    assert five != place_key("у дома 5 на улице Садовой")
+    assert five != place_key("ул. Советская 5а") and five != place_key("ул. Советская 5к1")
+    assert five != place_key("ул. Советская 5/2")
+    # «Ленинградский» and «Ленина» share their first five letters but are different streets
+    assert place_key("пр. Ленина, 10") != place_key("Ленинградский пр-т, 10")
+    assert place_key("ул. Ленина, 10") != place_key("ул. Ленинская, 10")
+    assert not close_places(None, "на улице Советской у дома 5", None, "ул. Советская, д. 7", 300)
+    assert close_places(None, "у дома 5 на улице Советской", None, "Ярославль, ул. Советская, д. 5 — яма", 300)
+
+
+@pytest.mark.parametrize("text", [
+    "В Ярославле на улице Советской огромная яма",
+    "на улице Советской 3 дня нет воды",
+    "на улице Советской яма 2 метра",
+    "ул. Советская, 10 человек ждут автобус",
+    "Советская улица яма 5",
+])
+def test_place_key_invents_no_house(text: str) -> None:
+    key = place_key(text)
+    assert key is not None and key.street == "советский" and key.house is None
+
+
+@pytest.mark.parametrize("text", [
+    "нет света во всём районе", "на нашей улице нет света", "ремонт дорог и пр. проблемы", "у дома 5 яма",
+])
+def test_place_key_none_without_a_street(text: str) -> None:
+    assert place_key(text) is None
 
 
 async def test_spike_alert_goes_to_supervisors_once(database_url: str, config: OtklikConfig) -> None:
