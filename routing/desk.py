@@ -1261,7 +1261,7 @@ class AppealDesk:
             words += "\n" + "\n".join(f"➕ {t}" for t in extra if t)
         cut = card_cut(words)
         if cut < len(words):
-            words = words[:cut] + " …(продолжение ниже)"
+            words = words[:cut].rstrip() + " …(продолжение ниже)"
         return "\n".join(head) + "\n\n" + texts.esc(words)
 
     async def _send_card(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, fresh: bool = False) -> None:
@@ -1282,12 +1282,15 @@ class AppealDesk:
         now = self.clock.now()
         cut = card_cut(appeal.text)
         if cut < len(appeal.text):
-            rest = appeal.text[cut:]
-            repo.enqueue(
-                s, platform, chat_id, "card_more",
-                _text(f"№{appeal.id}, продолжение:\n{texts.esc(rest)}", reply_to_role="card"),
-                appeal_id=appeal.id, link_role="card_part", now=now,
-            )
+            # each piece its own message with the number, so none reads as a stray text (before, the
+            # transport split one long message: a bare header, then pieces cut mid-word with no number)
+            parts = continuation_parts(appeal.text[cut:])
+            for n, part in enumerate(parts, start=1):
+                header = texts.continuation_header(appeal.id, n, len(parts))
+                repo.enqueue(
+                    s, platform, chat_id, "card_more", _text(f"{header}\n{texts.esc(part)}", reply_to_role="card"),
+                    appeal_id=appeal.id, link_role="card_part", now=now,
+                )
         for photo in appeal.photos:
             repo.enqueue(
                 s, platform, chat_id, "card_photo",
@@ -1883,15 +1886,27 @@ def visible_text(text: str) -> str:
     return stripped
 
 
-def card_cut(text: str) -> int:
-    """Where a card's words stop: CARD_TEXT_LIMIT counted as Telegram counts, in UTF-16 units (an
-    emoji outside the Basic Multilingual Plane is two), so a card never outgrows one message."""
+def card_cut(text: str, limit: int = CARD_TEXT_LIMIT) -> int:
+    """Where a card's words stop: `limit` counted as Telegram counts, in UTF-16 units (an emoji
+    outside the Basic Multilingual Plane is two), so a card never outgrows one message. At a space or
+    a line break when there is one in the last fifth (the cut keeps it), else mid-word."""
     units = 0
     for i, ch in enumerate(text):
         units += 2 if ord(ch) > 0xFFFF else 1
-        if units > CARD_TEXT_LIMIT:
-            return i
+        if units > limit:
+            gap = max(text.rfind(" ", 0, i), text.rfind("\n", 0, i))
+            return gap + 1 if gap >= 0 and i - gap < limit // 5 else i
     return len(text)
+
+
+def continuation_parts(text: str, limit: int = CARD_TEXT_LIMIT) -> list[str]:
+    """The words after a card's cut, in pieces that each fit one message with their header."""
+    parts: list[str] = []
+    while text:
+        cut = card_cut(text, limit)
+        parts.append(text[:cut])
+        text = text[cut:]
+    return parts
 
 
 def citizen_platform(citizen: Citizen) -> str:

@@ -210,6 +210,11 @@ REOPENED_ACCOUNT = (
     "ответьте на карточку."
 )
 FOLLOWUP_FOR_ACCOUNT = "➕ Дополнение к обращению №{number}:"
+
+
+def continuation_header(number: int, part: int, parts: int) -> str:
+    return f"№{number}, продолжение:" if parts == 1 else f"№{number}, продолжение ({part} из {parts}):"
+
 REPLY_TO_CLOSED = "Обращение №{number} уже закрыто, поэтому ваше сообщение мы приняли как новое обращение."
 FOLLOWUP_PLACE = "геопозиция заявителя (ниже)"
 ANSWER_REFUSED_NOT_MEMBER = "Отвечать на обращения могут только участники чата исполнителя."

@@ -3,6 +3,7 @@ tests' names and README «Bad input»)."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -170,7 +171,7 @@ async def test_ten_thousand_characters_are_split_never_dropped(stand: Stand, fil
     assert len(text) == 10_000 or filler.startswith("🕳")
     number, card = await registered(stand, text)
     chat = stand.chat("adm_rybinsk")
-    await stand.wait(chat, "продолжение:")
+    await stand.wait(chat, "продолжение")
     await stand.idle()
     [appeal] = await stand.appeals()
     assert appeal.text == text
@@ -178,9 +179,14 @@ async def test_ten_thousand_characters_are_split_never_dropped(stand: Stand, fil
     assert all(utf16(p) <= 4096 for p in pieces)
     # the card carries the start, the continuation the rest; nothing between them is lost
     start = body(card).split("\n\n", 1)[1].removesuffix(" …(продолжение ниже)")
-    # (the header may end up a message of its own: the split is at its line break)
-    rest = "".join(p for p in pieces if p != body(card)).removeprefix(f"№{number}, продолжение:")
-    assert (start + rest).replace("\n", "") == text.replace("\n", "")
+    more = [p for p in pieces if p != body(card)]
+    # every piece of the continuation is one message that names the appeal and its place in the row
+    header = re.compile(rf"№{number}, продолжение(?: \((\d+) из (\d+)\))?:\n")
+    heads = [header.match(p) for p in more]
+    assert all(heads), [p[:40] for p in more]
+    assert [int(h.group(1) or 1) for h in heads] == list(range(1, len(more) + 1))  # type: ignore[union-attr]
+    rest = "".join(p[h.end():] for p, h in zip(more, heads, strict=True))  # type: ignore[union-attr]
+    assert "".join((start + rest).split()) == "".join(text.split())
     await no_failed_sends(stand)
 
 

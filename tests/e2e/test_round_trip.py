@@ -264,6 +264,11 @@ async def test_text_over_the_limit_is_split_not_dropped(stand: Stand) -> None:
     assert all(f"подробность{i}" in delivered for i in (0, 450, 899))
     assert all(len(body(m)) <= 4096 for m in stand.tg.bot_messages(chat))
     assert f"№{number}" in delivered
+    # the card and its continuation break between words, not inside one
+    assert not re.search(r"подробность\d*$", body(stand.tg.bot_messages(chat)[0]).removesuffix(" …(продолжение ниже)")
+                         .rstrip()) or body(stand.tg.bot_messages(chat)[0]).endswith(" …(продолжение ниже)")
+    assert all(re.match(rf"№{number}, продолжение[^\n]*:\nподробность\d+ ", body(m))
+               for m in stand.tg.bot_messages(chat)[1:])
 
 
 async def test_unsupported_content_gets_a_polite_answer(stand: Stand) -> None:
