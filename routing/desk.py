@@ -370,6 +370,13 @@ class AppealDesk:
                 {"type": "edit_keyboard", "message_id": act.message_id, "keyboard": None},
                 appeal_id=appeal.id, now=now,
             )
+            # an account that answered twice left two «Проблема решена?» keyboards: one rating settles both
+            for platform, chat, message_ids in await repo.sent_messages(s, appeal.id, "answer"):
+                for message_id in message_ids:
+                    if (platform, chat, message_id) != (act.platform, act.chat_id, act.message_id):
+                        repo.enqueue(s, platform, chat, "rate_done",
+                                     {"type": "edit_keyboard", "message_id": message_id, "keyboard": None},
+                                     appeal_id=appeal.id, now=now)
             if partly:
                 self._move(s, appeal, Status.RESOLVED, actor(act.sender), "rated_partly")
                 appeal.rating = "partly"

@@ -419,6 +419,21 @@ async def test_stale_place_button_changes_nothing(stand: Stand) -> None:
     assert appeal.municipality == "uglichsky"
 
 
+async def test_one_rating_settles_every_answers_buttons(stand: Stand) -> None:
+    number, card = await registered(stand)
+    stand.official_replies(card["chat_id"], card["message_id"], "Заделали яму 20 ноября.")
+    first = await stand.wait(CITIZEN, "Ответ по обращению")
+    stand.official_replies(card["chat_id"], card["message_id"], "Дополним: разметку нанесут к 25 ноября.")
+    second = await stand.wait(CITIZEN, "Ответ по обращению", count=2)
+    assert first["reply_markup"] and second["reply_markup"]
+    stand.press(CITIZEN, second, f"rate:{number}:yes", user=CITIZEN)
+    await stand.wait(CITIZEN, "закрыто")
+    # before, the first answer kept its «Решено / Частично / Не решено» looking live
+    for message in (first, second):
+        await stand.tg.wait_for(lambda m=message: not (stand.current(CITIZEN, m["message_id"]).get("reply_markup")
+                                                       or {}).get("inline_keyboard"))
+
+
 async def test_stale_rating_and_garbage_buttons_change_nothing(stand: Stand) -> None:
     number, card = await registered(stand)
     stand.official_replies(card["chat_id"], card["message_id"], "Заделали яму.")
