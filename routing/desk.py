@@ -325,8 +325,10 @@ class AppealDesk:
         account = await self._route(s, appeal, citizen, actor(sender), confidence=confidence)
         repo.enqueue(
             s, citizen_platform(citizen), citizen.chat_id, "routed",
-            _text(prefix + texts.routed_after_place(appeal.id, account.name if account else None,
-                                                    self._describe_due(appeal.first_answer_due))),
+            _text(prefix + texts.routed_after_place(
+                appeal.id, account.name if account else None, self._describe_due(appeal.first_answer_due),
+                f"{self.config.category(appeal.category).name} · {self.config.municipality(code).short_name}"
+                if appeal.category else None)),
             appeal_id=appeal.id, link_role="ack", now=self.clock.now(),
         )
 

@@ -149,11 +149,14 @@ def ack(
     return "\n".join(lines)
 
 
-def routed_after_place(number: int, account: str | None, deadline: str | None) -> str:
+def routed_after_place(number: int, account: str | None, deadline: str | None, topic: str | None = None) -> str:
+    # the place question it answers was edited to «Спасибо! Место: …», so this says the topic again
     if account:
         text = f"Обращение №{number} передали в: {esc(account)}."
     else:
         text = f"Обращение №{number} передали операторам центра: они выберут ответственный орган."
+    if topic:
+        text += f"\nТема: {esc(topic)}"
     if deadline:
         text += f"\nОтвет придёт сюда {deadline}."
     return text

@@ -101,7 +101,8 @@ async def test_unknown_municipality_is_asked_with_buttons(stand: Stand) -> None:
     assert (await stand.tg.wait_for(lambda: stand.tg.callback_answers.get(forged)))["text"] == "Это действие недоступно."
     assert (await stand.appeals())[0].municipality is None
     stand.press(CITIZEN, ack, f"place:{number}:uglichsky", user=CITIZEN)
-    await stand.wait(CITIZEN, "передали в")
+    routed = await stand.wait(CITIZEN, "передали в")
+    assert "Тема: " in body(routed) and "Углич" in body(routed)  # the edited question no longer says it
     [appeal] = await stand.appeals()
     assert appeal.municipality == "uglichsky" and appeal.municipality_source == "citizen"
     assert appeal.status in (Status.ROUTED, Status.TRIAGE)
