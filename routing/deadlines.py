@@ -381,7 +381,8 @@ class DeadlineWatch:
         citizen = await s.get(Citizen, appeal.citizen_id) if alert.citizen is not None else None
         if alert.citizen is not None and citizen is not None:
             body = (
-                texts.sla_overdue_citizen(appeal.id, term, has_account=bool(appeal.account_code))
+                texts.sla_overdue_citizen(appeal.id, term, has_account=bool(appeal.account_code),
+                                          place_asked=appeal.status == Status.AWAITING_PLACE)
                 if alert.citizen == "overdue"
                 else texts.sla_escalated_citizen(appeal.id)
             )

@@ -482,8 +482,12 @@ def sla_supervisors(
     return "\n".join(lines)
 
 
-def sla_overdue_citizen(number: int, term: str, *, has_account: bool = True) -> str:
+def sla_overdue_citizen(number: int, term: str, *, has_account: bool = True, place_asked: bool = False) -> str:
     what = "окончательного ответа" if term == "resolution" else "ответа"
+    if place_asked:
+        # the bot still waits for the citizen to say where it is: that is what would move it
+        return (f"Срок {what} по обращению №{number} истёк, а передать его исполнителю мы не можем: не знаем, "
+                "где это. Напишите город, посёлок или округ, отправьте геопозицию или выберите место кнопкой выше.")
     # with no account chosen yet there is no one to remind: the operators have it
     who = "исполнителю" if has_account else "операторам центра"
     return (

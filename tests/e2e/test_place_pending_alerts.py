@@ -66,9 +66,9 @@ async def test_an_appeal_whose_place_never_comes_goes_to_the_operators(fast_stan
     await stand.at(wait * 60 - 1, appeal.created_at)  # not yet handed over: still the citizen's to answer
     assert (await stand.appeals())[0].status == Status.AWAITING_PLACE
     assert not stand.said(stand.triage, "не указал место за")
-    # the citizen hears the operators were reminded, not an account the appeal lacks
+    # the citizen hears what would move it — where it is — not that an account or the operators were reminded
     [overdue] = stand.said(CITIZEN, "истёк")
-    assert "напомнили операторам центра" in body(overdue) and "исполнителю" not in body(overdue)
+    assert "не знаем, где это" in body(overdue) and "напомнили" not in body(overdue)
 
     await stand.at(wait * 60, appeal.created_at)
     [appeal] = await stand.appeals()
