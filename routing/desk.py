@@ -1261,10 +1261,19 @@ class AppealDesk:
             head.append(texts.CARD_FLAGGED_LINE)
         if appeal.duplicate_of is not None:
             head.append(texts.duplicate_card_line(appeal.duplicate_of))
+        if not fresh and appeal.account_code:
+            # the account that refused it before, and why: the next one should not have to ask
+            refused = await repo.last_event_detail(s, appeal.id, "rejected")
+            if refused and refused.get("account") and refused["account"] != appeal.account_code:
+                code = str(refused["account"])
+                name = next((a.name for a in self.config.accounts if a.code == code), code)
+                head.append(texts.refused_before_line(name, str(refused.get("reason") or "")))
         words = appeal.text
-        # a card made in the same step as the appeal can't have follow-ups yet
+        # a card made in the same step as the appeal can't have follow-ups yet; a triage card shows them
+        # all (those an account that refused it got as well), an account's card those before it had it
         extra = [] if fresh else await repo.citizen_texts(
-            s, appeal.id, kinds=("followup", "followup_held"), before=appeal.routed_at
+            s, appeal.id, kinds=("followup", "followup_held"),
+            before=None if appeal.status == Status.TRIAGE else appeal.routed_at,
         )
         if extra:
             words += "\n" + "\n".join(f"➕ {t}" for t in extra if t)

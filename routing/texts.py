@@ -215,6 +215,11 @@ REOPENED_ACCOUNT = (
 FOLLOWUP_FOR_ACCOUNT = "➕ Дополнение к обращению №{number}:"
 
 
+def refused_before_line(account: str, reason: str) -> str:
+    short = reason if len(reason) <= 200 else reason[:199] + "…"
+    return f"↩️ Ранее отказался: {esc(account)}" + (f" — «{esc(short)}»" if short else "")
+
+
 def continuation_header(number: int, part: int, parts: int) -> str:
     return f"№{number}, продолжение:" if parts == 1 else f"№{number}, продолжение ({part} из {parts}):"
 

@@ -178,10 +178,13 @@ async def test_not_our_competence_goes_through_triage(stand: Stand) -> None:
     stand.press(chat, card, "reject:", user=OFFICIAL)
     prompt = await stand.wait(chat, "укажите, пожалуйста, причину")
     assert prompt["reply_markup"].get("force_reply") is True
+    stand.citizen_says("Яма глубиной сантиметров двадцать")  # reaches Rybinsk's chat, which has it now
+    await stand.wait(chat, "сантиметров двадцать")
     stand.official_replies(chat, prompt["message_id"], "Это федеральная трасса, не наша дорога")
 
     triage_card = await stand.wait(stand.triage, f"№{number}")
     assert "федеральная трасса" in body(triage_card)
+    assert "сантиметров двадцать" in body(triage_card)  # the operators see what the account saw
     await stand.wait(CITIZEN, "передаётся другому исполнителю")
     await stand.tg.wait_for(lambda: "передано в ЦУР" in body(stand.current(chat, card["message_id"])))
     [appeal] = await stand.appeals()
@@ -190,7 +193,9 @@ async def test_not_our_competence_goes_through_triage(stand: Stand) -> None:
     stand.press(stand.triage, triage_card, f"route:{number}:adm_rybinsky", user=OPERATOR)
     new_chat = stand.chat("adm_rybinsky")
     new_card = await stand.wait(new_chat, f"№{number}")
-    assert POTHOLE in body(new_card)
+    assert POTHOLE in body(new_card) and "сантиметров двадцать" in body(new_card)
+    # the new account sees who refused it before and why
+    assert "Ранее отказался: Администрация городского округа город Рыбинск — «Это федеральная трасса" in body(new_card)
     await stand.wait(CITIZEN, "Рыбинского")
     [appeal] = await stand.appeals()
     assert appeal.status == Status.ROUTED and appeal.account_code == "adm_rybinsky"
