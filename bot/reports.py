@@ -383,7 +383,8 @@ def _problems_figure(data: ReportData, config: OtklikConfig, limit: int) -> Any:
 def rating_caption(data: ReportData, config: OtklikConfig) -> str:
     rows = [(r.rank, _short(_name(config, "account", r.key), 48), r.score, r.stats.volume, r.score_change)
             for r in data.accounts.ranked]
-    return texts.rating_caption(data.period.title, rows, len(data.accounts.unranked))
+    unranked = [_short(_name(config, "account", r.key), 48) for r in data.accounts.unranked]
+    return texts.rating_caption(data.period.title, rows, unranked)
 
 
 def problems_caption(data: ReportData, config: OtklikConfig) -> str:

@@ -72,7 +72,8 @@ class SupervisorDesk:
                 period = parse_period(argument, self.tz) if argument else self.default_period()
             except PeriodError as exc:
                 log.info("period not understood: %s", exc)
-                problem = texts.PERIOD_ERROR.format(given=texts.esc(argument[:40]))
+                template = texts.PERIOD_REVERSED if "ends before it starts" in str(exc) else texts.PERIOD_ERROR
+                problem = template.format(given=texts.esc(argument[:40]), command=what)
         data = await reports.collect(self.db, self.config, period, now) if period is not None else None
         async with self.db.transaction() as s:
             if not await repo.mark_processed(s, msg.platform, msg.key, now):

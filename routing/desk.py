@@ -842,7 +842,7 @@ class AppealDesk:
                 return
             appeal = await s.get(Appeal, number) if number is not None else None
             if number is None:
-                body = texts.CARD_USAGE
+                body = texts.CARD_USAGE if role.kind in ("account", "triage") else texts.CARD_USAGE_STATUS
             elif role.kind == "account":
                 assert role.account is not None
                 if appeal is None or appeal.account_code != role.account.code:

@@ -202,7 +202,11 @@ def _pct(value: float | None) -> str:
 
 
 def _hours(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} ч".replace(".", ",")
+    if value is None:
+        return "—"
+    if value < 1:  # «0,0 ч» for a triage of twenty minutes says nothing
+        return f"{round(value * 60)} мин"
+    return f"{value:.1f} ч".replace(".", ",")
 
 
 def format_quality(quality: RoutingQuality, title: str, names: dict[str, str] | None = None,
@@ -224,7 +228,7 @@ def format_quality(quality: RoutingQuality, title: str, names: dict[str, str] | 
         f"({_pct(t.refused_bot_share)} направленных ботом)",
         f"Разобрано операторами: {t.by_operator}; время разбора: медиана {_hours(t.median_wait)}, "
         f"90% — до {_hours(t.p90_wait)}; ждут разбора сейчас: {t.waiting}",
-        f"  операторы ответили сами: {t.answered_in_triage}; закрыли как не обращение: {t.dismissed}",
+        f"Операторы ответили сами: {t.answered_in_triage}; закрыли как не обращение: {t.dismissed}",
         "",
         f"{'обращ.':>6} {'ботом':>7} {'в ЦУР':>7} {'вернули после бота':>19}  тема",
     ]

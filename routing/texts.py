@@ -295,6 +295,7 @@ def dismissed_for_citizen(number: int, reason: str) -> str:
 
 OPEN_EMPTY = "Открытых обращений нет."
 CARD_USAGE = "Укажите номер обращения: /card 123 — бот пришлёт его карточку ещё раз, внизу чата."
+CARD_USAGE_STATUS = "Укажите номер обращения: /card 123 — бот ответит его статусом, сроком и исполнителем."
 CARD_NOT_HERE = "Обращение №{number} не относится к этому чату."
 CARD_NOT_FOUND = "Обращения №{number} нет."
 OPEN_HEADER = "Открытые обращения ({count}), первыми — с ближайшим сроком:"
@@ -623,13 +624,18 @@ RATING_EMPTY = "За {period} обращений нет."
 COMMAND_ONLY_SUPERVISORS = "Эта команда работает только в чате кураторов."
 
 
-def rating_caption(period: str, rows: list[tuple[int | None, str, float, int, float | None]], unranked: int) -> str:
-    """rows: (rank, name, score, volume, change) of the ranked, best first."""
+def rating_caption(period: str, rows: list[tuple[int | None, str, float, int, float | None]],
+                   unranked: int | list[str]) -> str:
+    """rows: (rank, name, score, volume, change) of the ranked, best first; unranked: the names of the
+    accounts with too few appeals to rank (or just their count)."""
     lines = [f"📈 <b>Рейтинг</b> · {esc(period)}"]
     for rank, name, score, volume, change in rows[:10]:
         delta = "" if change is None else f" ({change:+.0f})"
         lines.append(f"{rank}. {esc(name)} — {score:.0f}{delta}, обращений {volume}")
-    if unranked:
+    if isinstance(unranked, list) and unranked:
+        shown = ", ".join(esc(n) for n in unranked[:10]) + (f" и ещё {len(unranked) - 10}" if len(unranked) > 10 else "")
+        lines.append(f"Вне рейтинга (мало данных): {shown}")
+    elif unranked:
         lines.append(f"Вне рейтинга (мало данных): {unranked}")
     return "\n".join(lines)
 
@@ -658,7 +664,9 @@ def backlog_notice(waiting: int, per_minute: int | None, minutes: int | None) ->
         text += f" — всё придёт примерно за {minutes} мин." if minutes else "."
     return text + " Список открытых обращений: /open"
 PERIOD_ERROR = ("Не понял период «{given}». Период пишется как неделя (2026-W47), месяц (2026-11) или "
-                "даты через две точки (2026-11-01..2026-11-15), например: /rating 2026-W47")
+                "даты через две точки (2026-11-01..2026-11-15), например: /{command} 2026-W47")
+PERIOD_REVERSED = ("Период «{given}» заканчивается раньше, чем начинается: сначала первая дата, потом последняя, "
+                   "например: /{command} 2026-11-01..2026-11-15")
 
 
 # --- invite codes: binding an officials' group to an account ------------------------------------

@@ -109,4 +109,4 @@ def test_what_the_operators_answered_or_dismissed_no_longer_waits_for_them() -> 
     t = summarize([answered, dismissed, by_account]).total
     assert (t.answered_in_triage, t.dismissed, t.waiting, t.by_operator) == (1, 1, 0, 0)
     text = format_quality(summarize([answered, dismissed, by_account]), "неделя")
-    assert "операторы ответили сами: 1; закрыли как не обращение: 1" in text
+    assert "\nОператоры ответили сами: 1; закрыли как не обращение: 1" in text

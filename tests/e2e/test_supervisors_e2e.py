@@ -115,13 +115,16 @@ async def test_rating_and_problems_answer_with_a_chart_in_the_supervisors_chat_o
     stand.tg.user_sends(chat, OPERATOR, "/rating")
     rating = await stand.wait(chat, "Рейтинг")
     assert rating.get("photo"), rating
-    assert "Вне рейтинга (мало данных): 1" in body(rating)
+    assert "Вне рейтинга (мало данных): Адм. г. Рыбинск" in body(rating)  # named, not counted
     stand.tg.user_sends(chat, OPERATOR, "/problems")
     problems = await stand.wait(chat, "Главные темы")
     assert problems.get("photo") and "Дороги: 1" in body(problems)
     stand.tg.user_sends(chat, OPERATOR, "/rating 2026-W99")
     refused = await stand.wait(chat, "Не понял период")
     assert "«2026-W99»" in body(refused) and not re.search("[a-z]{4}", body(refused).replace("rating", ""))
+    stand.tg.user_sends(chat, OPERATOR, "/problems 2026-12-10..2026-12-01")
+    reversed_range = await stand.wait(chat, "заканчивается раньше, чем начинается")
+    assert "/problems 2026-11-01..2026-11-15" in body(reversed_range)  # the example names the command used
     # an account's chat gets a polite refusal, no figures
     stand.tg.user_sends(stand.chat("adm_rybinsk"), OFFICIAL, "/rating")
     await stand.wait(stand.chat("adm_rybinsk"), "только в чате кураторов")
