@@ -218,10 +218,18 @@ class AppealDesk:
                         closed, target = target, None
                     elif target is not None and target.citizen_id != citizen.id:
                         target = None
+                by_default = False  # the open appeal was picked as the latest, not by a reply to it
                 if target is None and closed is None and citizen.mode != "new_appeal" and not first_ever:
                     # a reply to a closed appeal is about that one: never added to another open appeal
                     # (a pothole's return would reach another town's officials as their follow-up)
                     target = await self._latest_open(s, citizen.id)
+                    by_default = target is not None
+                if (by_default and target is not None and target.status != Status.DRAFT and not target.urgent
+                        and text and self.sla.is_urgent(text)):
+                    # «газом пахнет» after a bench complaint is an emergency of its own, not the bench's
+                    # follow-up: a separate, urgent appeal with its own account and deadline
+                    s.info["preface"] = texts.URGENT_SEPARATE.format(number=target.id)
+                    target = None
                 talk = self._small_talk(msg, text)
                 if talk is not None and (target is None or target.status == Status.DRAFT):
                     # a greeting or thanks starts no appeal and fills no draft; to an open one it is
@@ -230,7 +238,7 @@ class AppealDesk:
                 elif target is not None and target.status == Status.DRAFT:
                     await self._fill_draft(s, citizen, target, msg, text)
                 elif target is not None:
-                    await self._followup(s, citizen, target, msg, text)
+                    await self._followup(s, citizen, target, msg, text, by_default=by_default)
                 else:
                     if citizen.mode is not None:
                         citizen.mode = None
@@ -1011,6 +1019,9 @@ class AppealDesk:
             return self.clock.now() - appeal.updated_at < FOLLOWUP_AFTER_ANSWER
         return False
 
+    async def _open_count(self, s: AsyncSession, citizen_id: int) -> int:
+        return sum(1 for a in await repo.citizen_appeals(s, citizen_id, limit=20) if self._takes_followups(a))
+
     async def _latest_open(self, s: AsyncSession, citizen_id: int) -> Appeal | None:
         for appeal in await repo.citizen_appeals(s, citizen_id, limit=5):
             if self._takes_followups(appeal):
@@ -1112,7 +1123,8 @@ class AppealDesk:
         self._reply(s, msg, "ack", _text(body, reply_to=msg.message_id), appeal_id=appeal.id, link_role="ack")
 
     async def _followup(
-        self, s: AsyncSession, citizen: Citizen, appeal: Appeal, msg: InboundMessage, text: str
+        self, s: AsyncSession, citizen: Citizen, appeal: Appeal, msg: InboundMessage, text: str,
+        by_default: bool = False,
     ) -> None:
         now = self.clock.now()
         self._record_in(s, appeal, msg, "followup", text)
@@ -1156,10 +1168,13 @@ class AppealDesk:
             )
             return
         if not msg.media_group or await repo.media_group_size(s, appeal.id, msg.media_group) == 1:
-            self._reply(
-                s, msg, "followup_ack", _text(texts.FOLLOWUP_ADDED.format(number=appeal.id), reply_to=msg.message_id),
-                appeal_id=appeal.id, link_role="ack",
-            )
+            ack = texts.FOLLOWUP_ADDED.format(number=appeal.id)
+            if by_default and await self._open_count(s, citizen.id) > 1:
+                # with several open, the latest took it: say which one, and how to add to another
+                topic = self.config.category(appeal.category).name if appeal.category else "без темы"
+                ack = texts.FOLLOWUP_ADDED_OF_SEVERAL.format(number=appeal.id, topic=texts.esc(topic))
+            self._reply(s, msg, "followup_ack", _text(ack, reply_to=msg.message_id), appeal_id=appeal.id,
+                        link_role="ack")
 
     def _forward_followup(
         self, s: AsyncSession, appeal: Appeal, target: tuple[str, str], msg: InboundMessage, text: str,

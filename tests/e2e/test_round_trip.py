@@ -169,6 +169,32 @@ async def test_a_reply_to_a_closed_appeal_is_a_new_one_not_another_appeals_follo
     assert not [m for m in stand.tg.chat_log(uglich) if "Дополнение" in body(m)]
 
 
+async def test_with_several_open_the_ack_names_the_appeal_and_an_emergency_stands_alone(stand: Stand) -> None:
+    stand.citizen_says(POTHOLE)
+    first = appeal_number(await stand.wait(CITIZEN, "принято"))
+    stand.citizen_says("/new")
+    await stand.wait(CITIZEN, "отдельное обращение")
+    stand.citizen_says("В Угличе не работает уличное освещение на улице Ярославской")
+    second = appeal_number(await stand.wait(CITIZEN, "принято", count=2))
+    uglich = stand.chat("adm_uglichsky")
+    await stand.wait(uglich, f"№{second}")
+
+    # two open: the latest takes a plain follow-up, and the citizen is told which one and how to choose
+    stand.citizen_says("Фонари не горят уже третью ночь")
+    added = await stand.wait(CITIZEN, "Добавили к обращению")
+    assert f"№{second}" in body(added) and "последнему из ваших открытых" in body(added)
+    await stand.wait(uglich, "третью ночь")
+
+    # an emergency is not the street lights' follow-up: an urgent appeal of its own
+    stand.citizen_says("В Угличе на Ярославской газом пахнет в подъезде, приезжайте скорее!")
+    ack = await stand.wait(CITIZEN, "принято", count=3)
+    assert f"не на дополнение к обращению №{second}" in body(ack)
+    appeals = await stand.appeals()
+    assert [a.id for a in appeals][:2] == [first, second] and len(appeals) == 3 and appeals[2].urgent
+    await stand.idle()
+    assert not [m for m in stand.tg.chat_log(uglich) if "газом пахнет" in body(m) and "Дополнение" in body(m)]
+
+
 async def test_not_our_competence_goes_through_triage(stand: Stand) -> None:
     stand.citizen_says(POTHOLE)
     number = appeal_number(await stand.wait(CITIZEN, "принято"))
