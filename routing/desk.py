@@ -671,6 +671,18 @@ class AppealDesk:
         self.notify()
         return ActionResult(texts.TOAST_INTERIM)
 
+    def _photos_to_citizen(self, s: AsyncSession, appeal: Appeal, citizen: Citizen, photos: Any, source: str,
+                           purpose: str, link_role: str) -> None:
+        """The staff's photos (an answer's, an interim answer's, a question's) to the citizen, each under
+        the appeal's first message, captioned with its number."""
+        for photo in photos:
+            repo.enqueue(
+                s, citizen_platform(citizen), citizen.chat_id, purpose,
+                {"type": "photo", "file": photo, "source_platform": source, "caption": f"№{appeal.id}",
+                 "reply_to": appeal.source_message_id, "allow_missing_reply": True},
+                appeal_id=appeal.id, link_role=link_role, now=self.clock.now(),
+            )
+
     async def _question_to_citizen(
         self, s: AsyncSession, appeal: Appeal, role: ChatRole, msg: InboundMessage
     ) -> str | None:
@@ -691,13 +703,7 @@ class AppealDesk:
         self._record_in(s, appeal, msg, "question", text, author_role="operator")
         self._log_event(s, appeal, msg.sender, "question_asked", None, {})
         platform = citizen_platform(citizen)
-        for photo in msg.photos:
-            repo.enqueue(
-                s, platform, citizen.chat_id, "question_photo",
-                {"type": "photo", "file": photo, "source_platform": msg.platform, "caption": f"№{appeal.id}",
-                 "reply_to": appeal.source_message_id, "allow_missing_reply": True},
-                appeal_id=appeal.id, link_role="ack", now=now,
-            )
+        self._photos_to_citizen(s, appeal, citizen, msg.photos, msg.platform, "question_photo", "ack")
         payload = _text(texts.question_to_citizen(appeal.id, text))
         if appeal.source_message_id:
             payload.update(reply_to=appeal.source_message_id, allow_missing_reply=True)
@@ -1561,13 +1567,7 @@ class AppealDesk:
                               Button(texts.RATE_NOT_SOLVED, f"rate:{appeal.id}:no")]])
         platform = citizen_platform(citizen)
         body = texts.answer_to_citizen(appeal.id, who_name, text)
-        for photo in photos:
-            repo.enqueue(
-                s, platform, citizen.chat_id, "answer_photo",
-                {"type": "photo", "file": photo, "source_platform": photo_platform, "caption": f"№{appeal.id}",
-                 "reply_to": appeal.source_message_id, "allow_missing_reply": True},
-                appeal_id=appeal.id, link_role="answer", now=now,
-            )
+        self._photos_to_citizen(s, appeal, citizen, photos, photo_platform, "answer_photo", "answer")
         repo.enqueue(
             s, platform, citizen.chat_id, "answer",
             _text(body + "\n\n" + texts.rate_prompt(), keyboard=keyboard, reply_to=appeal.source_message_id),
@@ -1660,13 +1660,7 @@ class AppealDesk:
         assert citizen is not None
         platform = citizen_platform(citizen)
         deadline = self._describe_due(appeal.resolution_due)
-        for photo in msg.photos:
-            repo.enqueue(
-                s, platform, citizen.chat_id, "interim_photo",
-                {"type": "photo", "file": photo, "source_platform": msg.platform, "caption": f"№{appeal.id}",
-                 "reply_to": appeal.source_message_id, "allow_missing_reply": True},
-                appeal_id=appeal.id, link_role="answer", now=now,
-            )
+        self._photos_to_citizen(s, appeal, citizen, msg.photos, msg.platform, "interim_photo", "answer")
         repo.enqueue(
             s, platform, citizen.chat_id, "interim_answer",
             _text(texts.interim_to_citizen(appeal.id, role.account.name, text, deadline),

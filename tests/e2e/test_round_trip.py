@@ -66,14 +66,29 @@ async def test_citizen_reaches_official_and_gets_the_answer(stand: Stand) -> Non
     assert all(m[3] for m in messages)
 
 
-async def test_not_solved_reopens_and_tells_the_account(stand: Stand) -> None:
+async def _pothole_answered(stand: Stand, answer: str) -> tuple[dict, dict, dict]:
+    """The pothole in Rybinsk, its card, and Rybinsk's answer to it: (acknowledgement, card, answer)."""
     stand.citizen_says(POTHOLE)
     ack = await stand.wait(CITIZEN, "принято")
+    card = await stand.wait(stand.chat("adm_rybinsk"), f"№{appeal_number(ack)}")
+    stand.official_replies(stand.chat("adm_rybinsk"), card["message_id"], answer)
+    return ack, card, await stand.wait(CITIZEN, "Ответ по обращению")
+
+
+async def _street_lights_too(stand: Stand) -> int:
+    """/new and a second appeal, Uglich's street lights, delivered to its chat; returns its number."""
+    stand.citizen_says("/new")
+    await stand.wait(CITIZEN, "отдельное обращение")
+    stand.citizen_says("В Угличе не работает уличное освещение на улице Ярославской")
+    second = appeal_number(await stand.wait(CITIZEN, "принято", count=2))
+    await stand.wait(stand.chat("adm_uglichsky"), f"№{second}")
+    return second
+
+
+async def test_not_solved_reopens_and_tells_the_account(stand: Stand) -> None:
+    ack, card, answer = await _pothole_answered(stand, "Яму засыпали щебнем и заасфальтировали 21 ноября.")
     number = appeal_number(ack)
     chat = stand.chat("adm_rybinsk")
-    card = await stand.wait(chat, f"№{number}")
-    stand.official_replies(chat, card["message_id"], "Яму засыпали щебнем и заасфальтировали 21 ноября.")
-    answer = await stand.wait(CITIZEN, "Ответ по обращению")
     stand.press(CITIZEN, answer, f"rate:{number}:no", user=CITIZEN)
     await stand.wait(CITIZEN, "снова открыто")
     alert = await stand.wait(chat, "не решена")
@@ -140,21 +155,13 @@ async def test_followup_attaches_to_the_open_appeal(stand: Stand) -> None:
 
 
 async def test_a_reply_to_a_closed_appeal_is_a_new_one_not_another_appeals_followup(stand: Stand) -> None:
-    stand.citizen_says(POTHOLE)
-    first_ack = await stand.wait(CITIZEN, "принято")
+    first_ack, _, answer = await _pothole_answered(stand, "Яму заделали 20 ноября, бригада выезжала.")
     first = appeal_number(first_ack)
     rybinsk = stand.chat("adm_rybinsk")
-    card = await stand.wait(rybinsk, f"№{first}")
-    stand.official_replies(rybinsk, card["message_id"], "Яму заделали 20 ноября, бригада выезжала.")
-    answer = await stand.wait(CITIZEN, "Ответ по обращению")
     stand.press(CITIZEN, answer, "rate:", user=CITIZEN)
     await stand.wait(CITIZEN, "закрыто")
-    stand.citizen_says("/new")
-    await stand.wait(CITIZEN, "отдельное обращение")
-    stand.citizen_says("В Угличе не работает уличное освещение на улице Ярославской")
-    second = appeal_number(await stand.wait(CITIZEN, "принято", count=2))
+    second = await _street_lights_too(stand)
     uglich = stand.chat("adm_uglichsky")
-    await stand.wait(uglich, f"№{second}")
 
     # the pothole is back: a reply to the closed appeal's acknowledgement, with another appeal open
     stand.citizen_says("В Рыбинске на Крестовой яма снова появилась!", reply_to=first_ack["message_id"])
@@ -172,12 +179,8 @@ async def test_a_reply_to_a_closed_appeal_is_a_new_one_not_another_appeals_follo
 async def test_with_several_open_the_ack_names_the_appeal_and_an_emergency_stands_alone(stand: Stand) -> None:
     stand.citizen_says(POTHOLE)
     first = appeal_number(await stand.wait(CITIZEN, "принято"))
-    stand.citizen_says("/new")
-    await stand.wait(CITIZEN, "отдельное обращение")
-    stand.citizen_says("В Угличе не работает уличное освещение на улице Ярославской")
-    second = appeal_number(await stand.wait(CITIZEN, "принято", count=2))
+    second = await _street_lights_too(stand)
     uglich = stand.chat("adm_uglichsky")
-    await stand.wait(uglich, f"№{second}")
 
     # two open: the latest takes a plain follow-up, and the citizen is told which one and how to choose
     stand.citizen_says("Фонари не горят уже третью ночь")
