@@ -21,7 +21,7 @@ from bot.config import OtklikConfig
 from routing import texts
 from routing.clock import Clock
 from routing.inbound import InboundMessage
-from routing.periods import Period, PeriodError, last_full_week, parse_period
+from routing.periods import Period, PeriodError, PeriodReversed, last_full_week, parse_period
 from routing.problems import ProblemWatch, Spike
 from routing.routing_quality import format_quality
 from storage import repository as repo
@@ -72,7 +72,7 @@ class SupervisorDesk:
                 period = parse_period(argument, self.tz) if argument else self.default_period()
             except PeriodError as exc:
                 log.info("period not understood: %s", exc)
-                template = texts.PERIOD_REVERSED if "ends before it starts" in str(exc) else texts.PERIOD_ERROR
+                template = texts.PERIOD_REVERSED if isinstance(exc, PeriodReversed) else texts.PERIOD_ERROR
                 problem = template.format(given=texts.esc(argument[:40]), command=what)
         data = await reports.collect(self.db, self.config, period, now) if period is not None else None
         async with self.db.transaction() as s:

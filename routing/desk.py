@@ -219,11 +219,13 @@ class AppealDesk:
                     elif target is not None and target.citizen_id != citizen.id:
                         target = None
                 by_default = False  # the open appeal was picked as the latest, not by a reply to it
+                several = False  # …and it is one of several open
                 if target is None and closed is None and citizen.mode != "new_appeal" and not first_ever:
                     # a reply to a closed appeal is about that one: never added to another open appeal
                     # (a pothole's return would reach another town's officials as their follow-up)
-                    target = await self._latest_open(s, citizen.id)
-                    by_default = target is not None
+                    open_now = await self._open_appeals(s, citizen.id)
+                    target = open_now[0] if open_now else None
+                    by_default, several = target is not None, len(open_now) > 1
                 if (by_default and target is not None and target.status != Status.DRAFT and not target.urgent
                         and text and self.sla.is_urgent(text)):
                     # «газом пахнет» after a bench complaint is an emergency of its own, not the bench's
@@ -238,7 +240,7 @@ class AppealDesk:
                 elif target is not None and target.status == Status.DRAFT:
                     await self._fill_draft(s, citizen, target, msg, text)
                 elif target is not None:
-                    await self._followup(s, citizen, target, msg, text, by_default=by_default)
+                    await self._followup(s, citizen, target, msg, text, one_of_several=by_default and several)
                 else:
                     if citizen.mode is not None:
                         citizen.mode = None
@@ -1025,14 +1027,12 @@ class AppealDesk:
             return self.clock.now() - appeal.updated_at < FOLLOWUP_AFTER_ANSWER
         return False
 
-    async def _open_count(self, s: AsyncSession, citizen_id: int) -> int:
-        return sum(1 for a in await repo.citizen_appeals(s, citizen_id, limit=20) if self._takes_followups(a))
+    async def _open_appeals(self, s: AsyncSession, citizen_id: int) -> list[Appeal]:
+        """The citizen's appeals that take follow-ups, latest first (of their last five)."""
+        return [a for a in await repo.citizen_appeals(s, citizen_id, limit=5) if self._takes_followups(a)]
 
     async def _latest_open(self, s: AsyncSession, citizen_id: int) -> Appeal | None:
-        for appeal in await repo.citizen_appeals(s, citizen_id, limit=5):
-            if self._takes_followups(appeal):
-                return appeal
-        return None
+        return next(iter(await self._open_appeals(s, citizen_id)), None)
 
     async def _new_appeal(self, s: AsyncSession, citizen: Citizen, msg: InboundMessage, text: str) -> None:
         now = self.clock.now()
@@ -1130,7 +1130,7 @@ class AppealDesk:
 
     async def _followup(
         self, s: AsyncSession, citizen: Citizen, appeal: Appeal, msg: InboundMessage, text: str,
-        by_default: bool = False,
+        one_of_several: bool = False,
     ) -> None:
         now = self.clock.now()
         self._record_in(s, appeal, msg, "followup", text)
@@ -1175,7 +1175,7 @@ class AppealDesk:
             return
         if not msg.media_group or await repo.media_group_size(s, appeal.id, msg.media_group) == 1:
             ack = texts.FOLLOWUP_ADDED.format(number=appeal.id)
-            if by_default and await self._open_count(s, citizen.id) > 1:
+            if one_of_several:
                 # with several open, the latest took it: say which one, and how to add to another
                 topic = self.config.category(appeal.category).name if appeal.category else "без темы"
                 ack = texts.FOLLOWUP_ADDED_OF_SEVERAL.format(number=appeal.id, topic=texts.esc(topic))
@@ -1552,29 +1552,27 @@ class AppealDesk:
         assert citizen is not None
         if citizen.anonymised_at is not None:
             # the author erased their data (/forget): the answer is kept as the body's word, but there is
-            # no one to send it to — the answering chat must hear that, not silence
+            # no one to send it to — the answering chat must hear that, not silence. Its erased card stays
+            # as it is; a near-duplicate group's other authors still get the answer below.
             chat = (self._account_chat(appeal.account_code) if role.kind == "account" and appeal.account_code
                     else self._triage_chat())
             if chat is not None:
                 repo.enqueue(s, chat[0], chat[1], "answer_undeliverable",
                              _text(texts.ANSWER_TO_FORGOTTEN.format(number=appeal.id)), appeal_id=appeal.id, now=now)
-            if role.kind == "triage":
-                await self._close_triage_cards(s, appeal, citizen, f"операторы ответили сами ({official})")
-            return
-        who_name = role.account.name if role.account else texts.OPERATORS_NAME
-        keyboard = Keyboard([[Button(texts.RATE_SOLVED, f"rate:{appeal.id}:yes"),
-                              Button(texts.RATE_PARTLY, f"rate:{appeal.id}:part"),
-                              Button(texts.RATE_NOT_SOLVED, f"rate:{appeal.id}:no")]])
-        platform = citizen_platform(citizen)
-        body = texts.answer_to_citizen(appeal.id, who_name, text)
-        self._photos_to_citizen(s, appeal, citizen, photos, photo_platform, "answer_photo", "answer")
-        repo.enqueue(
-            s, platform, citizen.chat_id, "answer",
-            _text(body + "\n\n" + texts.rate_prompt(), keyboard=keyboard, reply_to=appeal.source_message_id),
-            appeal_id=appeal.id, link_role="answer", now=now,
-        )
-        detail = texts.group_answer_detail(source) if source else f"ответ отправлен ({official})"
-        await self._edit_card(s, appeal, detail)
+        else:
+            who_name = role.account.name if role.account else texts.OPERATORS_NAME
+            keyboard = Keyboard([[Button(texts.RATE_SOLVED, f"rate:{appeal.id}:yes"),
+                                  Button(texts.RATE_PARTLY, f"rate:{appeal.id}:part"),
+                                  Button(texts.RATE_NOT_SOLVED, f"rate:{appeal.id}:no")]])
+            body = texts.answer_to_citizen(appeal.id, who_name, text)
+            self._photos_to_citizen(s, appeal, citizen, photos, photo_platform, "answer_photo", "answer")
+            repo.enqueue(
+                s, citizen_platform(citizen), citizen.chat_id, "answer",
+                _text(body + "\n\n" + texts.rate_prompt(), keyboard=keyboard, reply_to=appeal.source_message_id),
+                appeal_id=appeal.id, link_role="answer", now=now,
+            )
+            detail = texts.group_answer_detail(source) if source else f"ответ отправлен ({official})"
+            await self._edit_card(s, appeal, detail)
         if role.kind == "triage":
             await self._close_triage_cards(s, appeal, citizen, f"операторы ответили сами ({official})")
         if source is not None or not self.config.analytics.duplicates.enabled:

@@ -18,6 +18,10 @@ class PeriodError(ValueError):
     pass
 
 
+class PeriodReversed(PeriodError):
+    """A range whose last day is before its first."""
+
+
 @dataclass(frozen=True)
 class Period:
     kind: str  # "week" | "month" | "range"
@@ -89,7 +93,7 @@ def parse_period(text: str, tz: tzinfo) -> Period:
         except ValueError as exc:
             raise PeriodError(f"{value!r}: {exc}") from exc
         if last < first:
-            raise PeriodError(f"{value!r}: the range ends before it starts")
+            raise PeriodReversed(f"{value!r}: the range ends before it starts")
         return Period("range", first, last, tz)
     raise PeriodError(f"{value!r}: expected a week 2026-W47, a month 2026-11 or a range 2026-11-01..2026-11-15")
 
