@@ -299,24 +299,35 @@ class OtklikApp:
         return len(updates)
 
     async def stop(self) -> None:
+        """Stops what was started; after a start that failed half-way too (a refused token), so that
+        its HTTP session and database connections are closed rather than left to the interpreter."""
         self._stopping = True
         if self.scheduler is not None:
             await self.scheduler.stop()
-        self.desk.invites.cancel_timers()  # waits for an invite code in unknown groups
-        self.outbox.stop()
-        polling, *others = self._tasks
-        # a long poll in progress holds nothing of ours: cancel it rather than wait it out
-        polling.cancel()
-        for task in others:
-            if task.get_name() == "vk-polling":
-                task.cancel()  # like getUpdates, a long-poll check in progress holds nothing of ours
-        for task in (polling, *others):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, timeout=15)
-        await self.bot.session.close()
+        desk = getattr(self, "desk", None)
+        if desk is not None:
+            desk.invites.cancel_timers()  # waits for an invite code in unknown groups
+        outbox = getattr(self, "outbox", None)
+        if outbox is not None:
+            outbox.stop()
+        if self._tasks:
+            polling, *others = self._tasks
+            # a long poll in progress holds nothing of ours: cancel it rather than wait it out
+            polling.cancel()
+            for task in others:
+                if task.get_name() == "vk-polling":
+                    task.cancel()  # like getUpdates, a long-poll check in progress holds nothing of ours
+            for task in (polling, *others):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, timeout=15)
+        bot = getattr(self, "bot", None)
+        if bot is not None:
+            await bot.session.close()
         if self.vk is not None:
             self.vk.close()
-        await self.db.dispose()
+        db = getattr(self, "db", None)
+        if db is not None:
+            await db.dispose()
 
     async def wait(self) -> None:
         """Until a task ends (which, for polling, means a fatal error) or the caller is cancelled."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Environment, load_config
-from storage.db import NoDatabaseError
+from storage.db import DatabaseUrlError, NoDatabaseError
 
 if TYPE_CHECKING:
     from routing.invites import ChatBindings
@@ -27,13 +27,54 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     # an access log line would carry a request path, and the Bot API's paths carry the token
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Alembic announces its plugins and each migration step at INFO on every command that opens the
+    # database; the bot logs the one line that matters (the database it started on)
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     from bot import logsafety
 
     logsafety.install([os.environ.get("OTKLIK_TELEGRAM_TOKEN"), os.environ.get("OTKLIK_VK_TOKEN")])
 
 
 def _config_path(args: argparse.Namespace) -> Path:
-    return Path(args.config or os.environ.get("OTKLIK_CONFIG") or DEFAULT_CONFIG)
+    given = getattr(args, "config_file", None) or args.config
+    return Path(given or os.environ.get("OTKLIK_CONFIG") or DEFAULT_CONFIG)
+
+
+def platform_error(exc: BaseException) -> str | None:
+    """One line for an admin when Telegram or VK turns the bot away at start (a revoked token, a
+    wrong API address, no network); None for anything else, which keeps its traceback."""
+    from aiogram.exceptions import TelegramNetworkError, TelegramNotFound, TelegramUnauthorizedError
+    from aiogram.utils.token import TokenValidationError
+
+    if isinstance(exc, TokenValidationError):
+        return f"OTKLIK_TELEGRAM_TOKEN: {TOKEN_FORMAT}"
+    if isinstance(exc, TelegramUnauthorizedError):
+        return ("Telegram refused the bot token (401 Unauthorized): it is mistyped or was revoked. Take the "
+                "current one from @BotFather (/mybots → API Token) and set OTKLIK_TELEGRAM_TOKEN")
+    if isinstance(exc, TelegramNotFound):
+        return ("the Telegram Bot API answered 404 Not Found: check OTKLIK_TELEGRAM_API_URL "
+                "(unset it to use the official server)")
+    if isinstance(exc, TelegramNetworkError):
+        where = os.environ.get("OTKLIK_TELEGRAM_API_URL") or "https://api.telegram.org"
+        return f"cannot reach the Telegram Bot API at {where}: {exc.message}. Check the network or a proxy"
+    try:
+        import requests
+        from vk_api.exceptions import ApiError
+    except ImportError:  # pragma: no cover - both come with vk-api, a dependency
+        return None
+    if isinstance(exc, ApiError):
+        if exc.code == 5:
+            return ("VK refused OTKLIK_VK_TOKEN (error 5, authorization failed): it is mistyped or was revoked. "
+                    "Create a community token in the community's settings → API usage")
+        return f"VK answered error {exc.code} at start ({exc.error.get('error_msg', '')}): check vk.group_id and the token's rights"
+    if isinstance(exc, requests.RequestException):
+        where = os.environ.get("OTKLIK_VK_API_URL") or "https://api.vk.ru"
+        return f"cannot reach the VK API at {where}: {type(exc).__name__}. Check the network or a proxy"
+    return None
+
+
+TOKEN_FORMAT = ("not a bot token: @BotFather gives one like 123456789:AAH… (digits, a colon, letters); "
+                "set it without quotes and without a 'bot' prefix")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -46,17 +87,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from aiogram.utils.token import TokenValidationError, validate_token
+
+    try:
+        validate_token(env.telegram_token)
+    except TokenValidationError:
+        print(f"OTKLIK_TELEGRAM_TOKEN is {TOKEN_FORMAT}", file=sys.stderr)
+        return 2
     from bot.app import OtklikApp
 
     async def main() -> None:
         app = OtklikApp(config, token=env.telegram_token or "", database_url=env.database_url,
                         api_url=env.telegram_api_url, instance=env.instance,
                         vk_token=env.vk_token, vk_api_url=env.vk_api_url)
-        await app.start()
         try:
+            await app.start()
             await _until_stopped(app.wait())
         finally:
-            await app.stop()
+            await app.stop()  # after a failed start too: what was opened is closed
 
     try:
         asyncio.run(main())
@@ -102,7 +150,13 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.fast_deadlines:
         config = with_fast_deadlines(config)
 
-    database_url = os.environ.get("OTKLIK_DATABASE_URL") or SANDBOX_DATABASE_URL
+    # Not OTKLIK_DATABASE_URL: an admin who exported the real bot's database for `otklik status`
+    # must not fill it with the sandbox's made-up appeals (nor have its outbox sent by the sandbox).
+    database_url = os.environ.get("OTKLIK_SANDBOX_DATABASE_URL") or SANDBOX_DATABASE_URL
+    if os.environ.get("OTKLIK_DATABASE_URL", "").strip() and not os.environ.get("OTKLIK_SANDBOX_DATABASE_URL"):
+        logging.getLogger("otklik").info(
+            "OTKLIK_DATABASE_URL is not used by the sandbox; it keeps its own database "
+            "(set OTKLIK_SANDBOX_DATABASE_URL for another one)")
     try:
         asyncio.run(run_sandbox(config, host=args.host, port=args.port, database_url=database_url))
     except KeyboardInterrupt:
@@ -180,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.set_defaults(func=cmd_sandbox)
 
     check = sub.add_parser("check-config", help="validate a config file and print a summary")
+    check.add_argument("config_file", nargs="?", metavar="CONFIG", help="the file (or use --config)")
     check.add_argument("--config")
     check.set_defaults(func=cmd_check_config)
 
@@ -220,6 +275,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except NoDatabaseError as exc:  # a read-only command pointed at an SQLite file that is not there
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseUrlError as exc:
+        print(f"error: OTKLIK_DATABASE_URL: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        message = platform_error(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2
 
 

@@ -205,6 +205,10 @@ class LimitsConfig(_Model):
     # once); the excess is kept in the appeal but not answered or relayed one by one; 0 = no limit
     citizen_messages: int = Field(20, ge=0)
     citizen_window_seconds: float = Field(60.0, gt=0)
+    # a citizen who adds to an appeal in several messages in a row is told «Добавили…» once: no new
+    # acknowledgement within this many seconds of the last one (every message still reaches the
+    # officials); 0 = acknowledge each
+    followup_ack_quiet_seconds: float = Field(120.0, ge=0)
 
 
 # (key path parts, message) — the path is mapped to a YAML line by load_config.
@@ -232,6 +236,22 @@ class OtklikConfig(_Model):
 
     # Not a field: where the file lives is not something the file itself may say.
     _config_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _calendar_in_region_time(cls, data: Any) -> Any:
+        """A calendar that names no time zone counts in the region's (before, it was Moscow's)."""
+        if not isinstance(data, dict) or not isinstance(data.get("region"), dict):
+            return data
+        zone = data["region"].get("timezone")
+        calendar = data.get("calendar", {})
+        if isinstance(zone, str) and isinstance(calendar, dict) and "timezone" not in calendar:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                return data  # region.timezone's own check says so, once
+            data = {**data, "calendar": {**calendar, "timezone": zone}}
+        return data
 
     @model_validator(mode="after")
     def _cross_references(self, info: ValidationInfo) -> Self:
@@ -370,6 +390,15 @@ class OtklikConfig(_Model):
         )
         if bindings is not None:
             lines.append(f"Chats bound by invite (in the database): {len(bindings)}")
+        personal = [f"{name} {ref.telegram_chat}" for name, ref in
+                    [("triage", self.triage), ("supervisors", self.supervisors),
+                     *((a.code, a) for a in self.accounts)]
+                    if ref.telegram_chat is not None and ref.telegram_chat > 0]
+        if personal:
+            # a group's id is negative (a supergroup's -100…): a lost minus sign turns it into a person's
+            lines.append(f"WARNING: positive Telegram chat ids are people's private chats, not groups: "
+                         f"{', '.join(personal)}; a group's id is negative (-100… for a supergroup) — "
+                         "check the minus sign, unless someone really works in a private chat with the bot")
         stray = sorted(bound_accounts - {a.code for a in self.accounts})
         if stray:
             lines.append(f"WARNING: chats are bound by invite to accounts this config does not have: "
@@ -406,6 +435,12 @@ def cross_reference_findings(config: OtklikConfig) -> list[_Finding]:
     municipality_codes = unique("municipalities", [m.code for m in config.municipalities])
     category_codes = unique("categories", [c.code for c in config.categories])
     account_codes = unique("accounts", [a.code for a in config.accounts])
+
+    if config.calendar.timezone != config.region.timezone:
+        findings.append((("calendar", "timezone"),
+                         f"{config.calendar.timezone} differs from region.timezone ({config.region.timezone}): "
+                         "working hours and deadlines would be counted in one and shown in the other; make them "
+                         "equal (or leave calendar.timezone out: it follows the region)"))
 
     if "other" not in category_codes:
         findings.append(
@@ -565,10 +600,20 @@ def format_loc(loc: Loc) -> str:
 def load_config(path: str | Path) -> OtklikConfig:
     source = Path(path).expanduser().resolve()
     try:
-        text = source.read_text(encoding="utf-8")
+        raw = source.read_bytes()
     except OSError as exc:
         raise ConfigError(
             f"Cannot read the config file {source}: {exc.strerror or exc}", source=source
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Windows editors save Cyrillic as cp1251 unless told otherwise
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{source} is not UTF-8 text", [ConfigProblem("", line, "save the file in the UTF-8 encoding "
+                                                          "(in Notepad: «Сохранить как» → Кодировка: UTF-8)")],
+            source,
         ) from None
 
     root, data = _parse_yaml(text, source)
@@ -645,6 +690,13 @@ def _model_findings(config: OtklikConfig, key: str) -> list[tuple[tuple[str | in
             sample = ", ".join(repr(x) for x in labels.classes[:3])
             return [(loc, f"none of the model's {len(labels.classes)} labels is a category code of this config "
                           f"(e.g. {sample}); a model of who answered goes in classifier.account_model")]
+        strangers = [x for x in labels.classes if x not in codes]
+        if strangers:
+            # what such a label wins is lost to its topic, and the rest of the mass lands anywhere
+            shown = ", ".join(repr(x) for x in strangers[:5]) + (" …" if len(strangers) > 5 else "")
+            return [(loc, f"{len(strangers)} of the model's {len(labels.classes)} labels are not category codes of "
+                          f"this config: {shown}; relabel the training data with the codes "
+                          f"({', '.join(sorted(codes)[:5])} …) and train again")]
         return []
     problem = mapping_problem(map_labels(labels, config), len(labels.classes))
     return [] if problem is None else [(loc, problem)]
@@ -662,9 +714,25 @@ def _parse_yaml(text: str, source: Path) -> tuple[yaml.Node | None, Any]:
         raise ConfigError(f"{source} is not valid YAML", [ConfigProblem("", line, what)], source) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source} is not valid YAML: {exc}", source=source) from None
+    except ValueError as exc:  # a well-formed scalar that is no real value: a date like 2026-02-30
+        found = _impossible_dates(loader, root) if root is not None else []
+        raise ConfigError(f"{source} has a value that cannot be read", found or [ConfigProblem("", None, str(exc))],
+                          source) from None
     finally:
         loader.dispose()
     return root, data
+
+
+def _impossible_dates(loader: yaml.SafeLoader, root: yaml.Node) -> list[ConfigProblem]:
+    """The dates YAML recognised by their shape but the calendar has not (2026-02-30, 2026-13-01)."""
+    found = []
+    for loc, node, _ in _walk(root):
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                loader.construct_yaml_timestamp(node)
+            except ValueError as exc:
+                found.append(ConfigProblem(format_loc(loc), _line(node), f"{node.value}: no such date ({exc})"))
+    return found
 
 
 def _line(node: yaml.Node) -> int:

@@ -1173,14 +1173,18 @@ class AppealDesk:
                 appeal_id=appeal.id, link_role="ack",
             )
             return
-        if not msg.media_group or await repo.media_group_size(s, appeal.id, msg.media_group) == 1:
-            ack = texts.FOLLOWUP_ADDED.format(number=appeal.id)
-            if one_of_several:
-                # with several open, the latest took it: say which one, and how to add to another
-                topic = self.config.category(appeal.category).name if appeal.category else "без темы"
-                ack = texts.FOLLOWUP_ADDED_OF_SEVERAL.format(number=appeal.id, topic=texts.esc(topic))
-            self._reply(s, msg, "followup_ack", _text(ack, reply_to=msg.message_id), appeal_id=appeal.id,
-                        link_role="ack")
+        if msg.media_group and await repo.media_group_size(s, appeal.id, msg.media_group) > 1:
+            return  # an album is answered once, at its first part
+        quiet = timedelta(seconds=self.config.limits.followup_ack_quiet_seconds)
+        if quiet and await repo.sent_since(s, appeal.id, msg.chat_id, "followup_ack", now - quiet):
+            return  # the citizen was told a moment ago (several messages in a row); the staff got each
+        ack = texts.FOLLOWUP_ADDED.format(number=appeal.id)
+        if one_of_several:
+            # with several open, the latest took it: say which one, and how to add to another
+            topic = self.config.category(appeal.category).name if appeal.category else "без темы"
+            ack = texts.FOLLOWUP_ADDED_OF_SEVERAL.format(number=appeal.id, topic=texts.esc(topic))
+        self._reply(s, msg, "followup_ack", _text(ack, reply_to=msg.message_id), appeal_id=appeal.id,
+                    link_role="ack")
 
     def _forward_followup(
         self, s: AsyncSession, appeal: Appeal, target: tuple[str, str], msg: InboundMessage, text: str,

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,32 @@ class NoDatabaseError(Exception):
         self.path = path
 
 
+class DatabaseUrlError(ValueError):
+    """OTKLIK_DATABASE_URL is not an address the bot can use (not a URL, or no asyncio driver)."""
+
+
+# the drivers the bot runs on: it is asyncio throughout
+ASYNC_DRIVERS = {"sqlite": ("aiosqlite",), "postgresql": ("asyncpg", "psycopg")}
+URL_EXAMPLES = "sqlite+aiosqlite:///data/otklik.sqlite3 or postgresql+asyncpg://user:password@host/db"
+
+
+def checked_url(url: str | URL) -> URL:
+    """The URL parsed, or DatabaseUrlError saying what to write instead (never echoing a password)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError(f"the database address is not a URL; expected {URL_EXAMPLES}") from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend not in ASYNC_DRIVERS:
+        raise DatabaseUrlError(f"the database address is for {backend!r}; Otklik runs on SQLite or PostgreSQL: "
+                               f"{URL_EXAMPLES}")
+    if "+" not in parsed.drivername or driver not in ASYNC_DRIVERS[backend]:  # bare: SQLAlchemy's sync default
+        wanted = f"{backend}+{ASYNC_DRIVERS[backend][0]}://"
+        raise DatabaseUrlError(f"the database address starts with {parsed.drivername}://, which is not an "
+                               f"asyncio driver: write {wanted}… (for example {URL_EXAMPLES})")
+    return parsed
+
+
 def sqlite_file(url: str | URL) -> Path | None:
     """The file of an SQLite URL; None for other databases, in-memory SQLite, and a `file:` URI
     (?uri=true), which is SQLite's to interpret rather than a plain path."""
@@ -77,7 +104,7 @@ class Database:
     ) -> None:
         """must_exist: for commands that only read — an SQLite file that is not there raises
         NoDatabaseError instead of being created empty (in-memory SQLite and PostgreSQL are not checked)."""
-        self.url = make_url(url)
+        self.url = checked_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         # an error's message must not carry a citizen's text from the statement's parameters into the log
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}

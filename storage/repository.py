@@ -351,6 +351,18 @@ async def media_group_size(session: AsyncSession, appeal_id: int, media_group: s
     )
 
 
+async def sent_since(session: AsyncSession, appeal_id: int, chat_id: str, purpose: str, since: datetime) -> bool:
+    """Whether a message of this purpose about the appeal was queued for the chat at or after `since`."""
+    await flush_deferred(session)
+    found = await session.execute(
+        select(OutboxMessage.id).where(
+            OutboxMessage.appeal_id == appeal_id, OutboxMessage.chat_id == chat_id,
+            OutboxMessage.purpose == purpose, OutboxMessage.created_at >= since,
+        ).limit(1)
+    )
+    return found.first() is not None
+
+
 async def latest_message(session: AsyncSession, appeal_id: int, kind: str) -> AppealMessage | None:
     await flush_deferred(session)
     return (

@@ -20,11 +20,12 @@ _message_ids = itertools.count(7_000_000)
 
 
 def quick_config(
-    config: OtklikConfig, *, flood: int | None = None, window: float | None = None, hold_answers: bool = False
+    config: OtklikConfig, *, flood: int | None = None, window: float | None = None, hold_answers: bool = False,
+    ack_quiet: float | None = None,
 ) -> OtklikConfig:
     """The config with the outbox's rate limits off (these tests are about correctness, and the
     limits are tested on their own), answers that read as отписки not held back (unless asked),
-    and, optionally, another flood limit."""
+    and, optionally, another flood limit or quiet time between follow-ups' acknowledgements."""
     update: dict[str, Any] = {}
     if "delivery" in type(config).model_fields:
         update["delivery"] = config.delivery.model_copy(update={"rate_limits": False})
@@ -35,6 +36,8 @@ def quick_config(
         limits["citizen_messages"] = flood
     if window is not None:
         limits["citizen_window_seconds"] = window
+    if ack_quiet is not None:
+        limits["followup_ack_quiet_seconds"] = ack_quiet
     if limits:
         update["limits"] = config.limits.model_copy(update=limits)
     return config.model_copy(update=update)

@@ -129,7 +129,7 @@ async def two_citizens(stand: Stand) -> dict[str, Any]:
     stand.citizen_says(PHOTO_NOTE, photo=True)
     await stand.wait(chat, "Дополнение к обращению")
     stand.citizen_says(location=PLACE)
-    await stand.wait(CITIZEN, "Добавили к обращению", count=2)
+    await stand.wait(chat, "Дополнение к обращению", count=2)
     stand.tg.user_sends(CITIZEN2, CITIZEN2, OTHER)
     third = appeal_number(await stand.wait(CITIZEN2, "принято"))
     await stand.wait(chat, f"№{third}")
