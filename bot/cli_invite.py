@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Environment, load_config
 from routing.invites import DEFAULT_TTL, create_invite, deep_link, parse_ttl
+
+# A code is for a chat about to be connected: one valid for years is a standing key to the account if it leaks
+MAX_TTL = timedelta(days=90)
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +33,7 @@ def register(subparsers: Any) -> None:
     )
     invite.add_argument("account", help="account code from the config, e.g. adm_rybinsk")
     invite.add_argument("--config", help="config file (default: ./config.yaml or $OTKLIK_CONFIG)")
-    invite.add_argument("--ttl", default="24h", help="how long the code works: 30m, 24h, 7d … (default 24h)")
+    invite.add_argument("--ttl", default="24h", help="how long the code works: 30m, 24h, 7d … up to 90d (default 24h)")
     invite.add_argument(
         "--bot-username", help="the bot's @username for the link (default: asked of Telegram with the token)"
     )
@@ -42,12 +46,20 @@ def invite_command(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config or os.environ.get("OTKLIK_CONFIG") or "config.yaml"))
     codes = [a.code for a in config.accounts]
     if args.account not in codes:
-        print(f"no account {args.account!r} in the config; accounts: {', '.join(codes)}", file=sys.stderr)
+        close = difflib.get_close_matches(args.account, codes, n=2, cutoff=0.75)
+        guess = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        print(f"no account {args.account!r} in the config{guess} (accounts: {', '.join(codes)})", file=sys.stderr)
         return 2
     try:
         ttl = parse_ttl(args.ttl) if args.ttl else DEFAULT_TTL
+    except OverflowError:  # more days than a date can hold
+        ttl = None
     except ValueError as exc:
         print(f"--ttl: {exc}", file=sys.stderr)
+        return 2
+    if ttl is None or ttl > MAX_TTL:
+        print(f"--ttl {args.ttl}: too long; a code works at most {MAX_TTL.days} days ({MAX_TTL.days}d), and one "
+              "not used by then is easily made anew", file=sys.stderr)
         return 2
     env = Environment.from_env()
     account = config.account(args.account)

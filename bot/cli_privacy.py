@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
 
 def forget_command(args: argparse.Namespace) -> int:
     try:
-        parse_citizen_ref(args.citizen)
+        kind, value = parse_citizen_ref(args.citizen)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -42,9 +42,11 @@ def forget_command(args: argparse.Namespace) -> int:
         return 2
     database_url = Environment.from_env().database_url
     # found first, so the question names who will be erased (and a wrong reference is not asked about)
+    # '#N' names an appeal (its author is erased): when nothing is found, it is the appeal that is not there
+    not_found = f"no appeal №{value} in the database" if kind == "appeal" else f"no citizen {args.citizen} in the database"
     who = asyncio.run(_describe(database_url, args.citizen))
     if who is None:
-        print(f"no citizen {args.citizen} in the database", file=sys.stderr)
+        print(not_found, file=sys.stderr)
         return 1
     if not args.yes:
         answer = input(f"Erase the personal data of {who}? This cannot be undone. Type yes: ")
@@ -52,8 +54,9 @@ def forget_command(args: argparse.Namespace) -> int:
             print("nothing erased", file=sys.stderr)
             return 1
     report = asyncio.run(_forget(database_url, args.citizen))
-    if report is None:  # erased by the bot itself (the citizen's /forget) between the two steps
-        print(f"no citizen {args.citizen} in the database", file=sys.stderr)
+    if report is None:  # erased by the bot itself (the citizen's /forget: no platform ids to find them by)
+        # between the two steps
+        print(not_found, file=sys.stderr)
         return 1
     print(report.summary())
     return 0
