@@ -10,7 +10,9 @@
     otklik evaluate --predictions PRED.csv --label-column COL      # a file written by `otklik predict`
 
 Exit codes: 0 done, 2 bad input (a missing file or column, a malformed CSV), named in the message.
-`classify` writes bad lines of its input as records with "error" and still exits 0.
+`classify` writes bad lines of its input as records with "error" and still exits 0 — unless not one
+line could be classified (a whole file that is not UTF-8, say): then 2, and a line that says why.
+CSV files may be separated by commas, `;` or tabs (a Russian Excel's «CSV»): the header line tells.
 Heavy libraries are imported inside the handlers so `otklik --help` stays instant.
 """
 from __future__ import annotations
@@ -40,7 +42,8 @@ def register(subparsers: Any) -> None:
         help="train a router from a CSV export (or, without --data, the default model from the seed examples)",
         description="Train a text classifier: text (+ optional context such as the district) -> label.",
     )
-    train.add_argument("--data", help="CSV file (UTF-8, header row); omit to train the default seed model")
+    train.add_argument("--data", help="CSV file (UTF-8, header row; separated by commas, ';' or tabs, as the "
+                                      "header tells); omit to train the default seed model")
     train.add_argument("--text-column", default="text", help="column with the citizen's text (default: text)")
     train.add_argument("--label-column", help="column with what to predict (category, executor …)")
     train.add_argument("--context-column", help="column the bot knows besides the text, e.g. district")
@@ -53,7 +56,9 @@ def register(subparsers: Any) -> None:
                        help="add the operators' choices in the triage chat, from the bot's database "
                             "($OTKLIK_DATABASE_URL), as labelled examples (needs --out)")
     train.add_argument("--config", help="with --include-corrections: the config whose routing table tells "
-                                        "what an operator's choice means (default: ./config.yaml or $OTKLIK_CONFIG)")
+                                        "what an operator's choice means; with --holdout: whose category codes "
+                                        "and accounts tell which setting the suggested threshold is for "
+                                        "(default: ./config.yaml or $OTKLIK_CONFIG)")
     train.add_argument("--holdout", type=float, metavar="SHARE",
                        help="first train on the rest and score a held-out share of the rows (e.g. 0.2): accuracy, "
                             "per-label table, coverage by confidence, the threshold for --target-precision; then "
@@ -69,7 +74,8 @@ def register(subparsers: Any) -> None:
         help="label a CSV with a trained model: every input column plus predicted and confidence",
     )
     predict.add_argument("--model", required=True, help="folder (or file) written by `otklik train`")
-    predict.add_argument("--data", required=True, help="CSV file to label")
+    predict.add_argument("--data", required=True, help="CSV file to label (UTF-8; separated by commas, ';' or "
+                                                       "tabs, as the header tells)")
     predict.add_argument("--text-column", default="text", help="column with the text (default: text)")
     predict.add_argument("--context-column", help="the same context column the model was trained with")
     predict.add_argument("--out", required=True, help="CSV file to write")
@@ -81,7 +87,9 @@ def register(subparsers: Any) -> None:
         description="Classify every message of a JSONL ({\"id\": …, \"text\": …} a line, optional "
                     "\"location\": {\"lat\": …, \"lon\": …}) or CSV (columns id, text; optional lat, lon) file "
                     "with the config's classifier and routing table. Output: JSONL, one record per input record "
-                    "in input order. A bad line gets a record with \"error\" and the run goes on.",
+                    "in input order. A bad line gets a record with \"error\" and the run goes on; when no "
+                    "line at all can be classified, the exit code is 2. A CSV may be separated by commas, ';' or "
+                    "tabs, as its header line tells.",
     )
     classify.add_argument("--config", help="config file (default: ./config.yaml or $OTKLIK_CONFIG)")
     classify.add_argument("--input", required=True, help="JSONL (.jsonl/.json) or CSV (.csv) file")
@@ -113,6 +121,8 @@ def register(subparsers: Any) -> None:
     evaluate.add_argument("--thresholds", help="confidence thresholds of the coverage table, comma-separated "
                                                "(default: 0.3,0.4,0.5,0.6,0.7,0.8,0.85,0.9,0.95,0.99)")
     evaluate.add_argument("--report", help="also write the figures to this JSON file")
+    evaluate.add_argument("--config", help="the config whose category codes and accounts tell which setting the "
+                                           "suggested threshold is for (default: ./config.yaml or $OTKLIK_CONFIG)")
     evaluate.set_defaults(func=cmd_evaluate)
 
 
@@ -165,6 +175,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         table = read_table(args.data, [args.text_column, args.label_column, args.context_column,
                                        *args.detail_column])
+        _print_notes(table.notes)
         check = (_holdout_check(args, table, args.text_column, args.label_column, args.context_column)
                  if args.holdout is not None else None)
         report = train_csv(args.data, args.text_column, args.label_column, args.out, args.context_column,
@@ -188,6 +199,47 @@ class _Refused(Exception):
     """A reason to stop with exit code 2, worded for the person who runs the command."""
 
 
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
+def _threshold_setting(labels: set[str], config_arg: str | None) -> str | None:
+    """The config setting a model with these labels is thresholded by: routing.min_confidence when
+    most labels are category codes (the config's, else the shipped rubric's: a classifier.model_path
+    model), classifier.account_min_confidence when they name accounts (by code, name or history_names,
+    as routing.learned maps a classifier.account_model's labels); None when neither (the hint names both).
+
+    The config is --config, else $OTKLIK_CONFIG or ./config.yaml when there is one; without one, the
+    shipped seed examples' categories."""
+    from bot.config import ConfigError, load_config
+    from routing.learned import name_key
+    from routing.training import load_seed_examples
+
+    if not labels:
+        return None
+    path = Path(config_arg or os.environ.get("OTKLIK_CONFIG") or "config.yaml")
+    config = None
+    if config_arg is not None or path.is_file():
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            raise _Refused(f"config: {exc}") from None
+    if config is not None:
+        categories = {c.code for c in config.categories}
+        accounts = {name_key(name) for a in config.accounts
+                    for name in (a.code, a.name, *getattr(a, "history_names", ()))}
+    else:
+        categories, accounts = set(load_seed_examples()[1]), set()
+    as_categories = len(labels & categories)
+    as_accounts = sum(1 for label in labels if name_key(label) in accounts)
+    if as_categories * 2 >= len(labels) and as_categories > as_accounts:
+        return "routing.min_confidence"
+    if as_accounts:
+        return "classifier.account_min_confidence"
+    return None
+
+
 def _train_with_corrections(args: argparse.Namespace) -> int:
     """Seed examples (or the CSV) plus the operators' corrections, trained into --out."""
     from routing.training import DataError, add_corrections, read_table, seed_table, train_from_table
@@ -206,6 +258,7 @@ def _train_with_corrections(args: argparse.Namespace) -> int:
         else:
             table = read_table(args.data, [args.text_column, args.label_column, args.context_column,
                                            *args.detail_column])
+            _print_notes(table.notes)
             text_column, label_column, context_column = args.text_column, args.label_column, args.context_column
         added = add_corrections(table, examples, text_column, label_column, context_column, place_names,
                                 account_names)
@@ -253,7 +306,8 @@ def _holdout_check(args: argparse.Namespace, table: Any, text_column: str, label
     print(f"held out {e.rows} rows ({check.share:.0%}, {by}); trained on the other {check.trained_rows} "
           f"in {check.seconds:.1f} s:")
     print(format_report(e, max_labels=30))
-    hint = threshold_hint(e, "classifier.account_min_confidence" if context_column else "routing.min_confidence")
+    labels = {row.get(label_column, "").strip() for row in table.rows} - {""}
+    hint = threshold_hint(e, _threshold_setting(labels, args.config))
     if hint:
         print(hint)
     print()
@@ -307,14 +361,16 @@ def _correction_examples(
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from routing.training import DataError, predict_csv
+    from routing.training import DataError, predict_csv, read_table
 
     model = Path(args.model)
     if not model.exists():
         return _fail(f"no model at {model} (train one with `otklik train … --out {model}`)")
     started = time.perf_counter()
     try:
-        count = predict_csv(model, args.data, args.text_column, args.out, args.context_column)
+        table = read_table(args.data, [args.text_column, args.context_column])
+        _print_notes(table.notes)
+        count = predict_csv(model, args.data, args.text_column, args.out, args.context_column, table=table)
     except DataError as exc:
         return _fail(str(exc))
     except FileNotFoundError as exc:
@@ -378,8 +434,22 @@ def cmd_classify(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    if summary.all_failed:
+        return _fail(f"no row of {source.name} could be classified ({summary.rows} rows, every one an error "
+                     f"record in {args.output}): {_why_all_failed(summary.main_reason() or '', args.text_field)}")
     print(f"{summary.line(args.output)} (classifier ready in {ready:.1f} s)", file=sys.stderr)
     return 0
+
+
+def _why_all_failed(reason: str, text_field: str) -> str:
+    """What the most frequent error of a wholly failed input means, and how to fix the file."""
+    if reason == "not UTF-8 text":
+        return "the file is not UTF-8 text (an export in Windows-1251?): re-save it as UTF-8"
+    if reason == "malformed JSON":
+        return "the lines are not JSON: is it a JSON Lines file? (--format csv for a CSV)"
+    if reason == f"no {text_field!r}":
+        return f"the rows have no {text_field!r}: is --text-field right?"
+    return f"mostly {reason}"
 
 
 def _thresholds(text: str | None) -> list[float] | None:
@@ -413,13 +483,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if not truth:
         return _fail(f"no rows with a label in column {args.label_column!r} to evaluate")
+    try:
+        setting = _threshold_setting(set(truth), args.config)
+    except _Refused as exc:
+        return _fail(str(exc))
     result = evaluate(truth, predicted, confidence, target_precision=args.target_precision, thresholds=thresholds)
     result.notes = notes
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"{source}, label {args.label_column!r}")
     print(format_report(result))
-    hint = threshold_hint(result)
+    hint = threshold_hint(result, setting)
     if hint:
         print(hint)
     if args.report:
@@ -453,7 +527,7 @@ def _evaluate_model(args: argparse.Namespace) -> _Scored:
     except _MODEL_ERRORS as exc:
         raise _Refused(_model_problem(model_path, exc)) from None
     rows = [r for r in table.rows if r[args.text_column].strip() and r[args.label_column].strip()]
-    notes = []
+    notes = list(table.notes)
     if len(rows) < len(table.rows):
         notes.append(f"left out {len(table.rows) - len(rows)} rows with an empty {args.text_column!r} "
                      f"or {args.label_column!r}")
@@ -490,7 +564,7 @@ def _evaluate_predictions(args: argparse.Namespace) -> _Scored:
         truth.append(label)
         predicted.append(row[args.predicted_column].strip())
         confidence.append(value)
-    notes = [f"left out {skipped} rows with an empty {args.label_column!r}"] if skipped else []
+    notes = table.notes + ([f"left out {skipped} rows with an empty {args.label_column!r}"] if skipped else [])
     notes += _label_notes(truth, set(predicted), None, "are never predicted")
     return truth, predicted, confidence, notes, Path(args.predictions).name
 

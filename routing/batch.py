@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import json
 import math
+import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from routing.table import TRIAGE, RoutingTable
-from routing.training import PREDICT_BATCH, DataError, _raise_field_limit
+from routing.training import PREDICT_BATCH, DataError, _raise_field_limit, sniff_separator, unclosed_quote
 
 if TYPE_CHECKING:
     from bot.config import OtklikConfig
@@ -49,10 +52,20 @@ class Summary:
     errors: int = 0
     triage: int = 0
     seconds: float = 0.0
+    reasons: Counter[str] = field(default_factory=Counter)  # the bad records' errors, without their details
 
     @property
     def classified(self) -> int:
         return self.rows - self.errors
+
+    @property
+    def all_failed(self) -> bool:
+        """There were records and not one of them could be classified."""
+        return self.rows > 0 and self.errors == self.rows
+
+    def main_reason(self) -> str | None:
+        """The most frequent error of the bad records (its details in brackets left out)."""
+        return self.reasons.most_common(1)[0][0] if self.reasons else None
 
     def line(self, out: str) -> str:
         rate = self.rows / self.seconds if self.seconds > 0 else 0.0
@@ -166,18 +179,25 @@ def _location(value: Any) -> tuple[float, float] | None:
 def _csv_records(source: Path, id_field: str, text_field: str) -> Iterator[Record]:
     _raise_field_limit()
     bad_lines: set[int] = set()
+    consumed: list[str] = []  # the lines the reader took for the record it is on
 
     def decoded(fh: IO[bytes]) -> Iterator[str]:
         # Line by line, so one line that is not UTF-8 spoils its record, not the whole file.
         for number, raw in _lines(fh):
             try:
-                yield raw.decode("utf-8")
+                line = raw.decode("utf-8")
             except UnicodeDecodeError:
                 bad_lines.add(number)
-                yield raw.decode("utf-8", errors="replace")
+                line = raw.decode("utf-8", errors="replace")
+            consumed.append(line)
+            yield line
 
     fh = source.open("rb")
-    reader = csv.reader(decoded(fh))
+    lines = decoded(fh)
+    first_line = next(lines, "")
+    # ; or tab separated (a Russian Excel's «CSV»), as the header line tells
+    separator = sniff_separator(first_line.rstrip("\r\n"))
+    reader = csv.reader(itertools.chain([first_line] if first_line else [], lines), delimiter=separator)
     try:
         header = next(reader, None)
     except csv.Error as exc:
@@ -194,16 +214,17 @@ def _csv_records(source: Path, id_field: str, text_field: str) -> Iterator[Recor
             raise DataError(f"{source}: the header row is not UTF-8 text")
         raise DataError(f"{source}: no column {', '.join(repr(c) for c in missing)}; "
                         f"the header has: {', '.join(header)}")
-    return _csv_rows(fh, reader, header, id_field, text_field, bad_lines)
+    return _csv_rows(fh, reader, header, id_field, text_field, bad_lines, consumed, separator)
 
 
 def _csv_rows(fh: IO[bytes], reader: Any, header: list[str], id_field: str, text_field: str,
-              bad_lines: set[int]) -> Iterator[Record]:
+              bad_lines: set[int], consumed: list[str], separator: str) -> Iterator[Record]:
     at = {name: i for i, name in reversed(list(enumerate(header)))}  # a repeated column: the first one
     lat_at, lon_at = at.get("lat", at.get("latitude")), at.get("lon", at.get("longitude"))
     with fh:
         last = reader.line_num
         while True:
+            consumed.clear()
             try:
                 row = next(reader)
             except StopIteration:
@@ -213,7 +234,12 @@ def _csv_rows(fh: IO[bytes], reader: Any, header: list[str], id_field: str, text
                 last = reader.line_num
                 continue
             first, last = last + 1, reader.line_num
-            if not row or not any(field.strip() for field in row):
+            if last > first and unclosed_quote("".join(consumed), separator):
+                bad_lines.difference_update(range(first, last + 1))
+                yield Record(first, error=f"a quoted field does not close properly: lines {first}-{last} were read "
+                                          "as one text (check the quotes on this line)")
+                continue
+            if not row or not any(cell.strip() for cell in row):
                 continue
 
             def cell(index: int | None, row: list[str] = row) -> str:
@@ -342,6 +368,7 @@ def write_classified(records: Iterator[Record], out: str | Path, config: OtklikC
         elif summary.errors == MAX_WARNINGS:
             say("warning: further bad lines are not shown here; they have \"error\" in the output")
         summary.errors += 1
+        summary.reasons[re.split(r" \(|: ", record.error or "")[0]] += 1
 
     table = RoutingTable(config)
     target = Path(out)

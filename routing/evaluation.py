@@ -48,13 +48,17 @@ class Evaluation:
     target_threshold: float | None
     target_coverage: float
     notes: list[str] = field(default_factory=list)
+    # The value to configure: target_threshold as a short number, and the coverage and precision
+    # at exactly that value on these rows (see suggest_threshold); None with target_threshold.
+    suggested: CurvePoint | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["at_target_precision"] = {
             "target": self.target_precision, "threshold": self.target_threshold, "coverage": self.target_coverage,
+            "suggested": data["suggested"],
         }
-        for key in ("target_precision", "target_threshold", "target_coverage"):
+        for key in ("target_precision", "target_threshold", "target_coverage", "suggested"):
             del data[key]
         return data
 
@@ -108,6 +112,21 @@ def at_threshold(correct: Sequence[bool], confidence: Sequence[float], threshold
     return CurvePoint(threshold, len(passed), len(passed) / len(correct) if correct else 0.0, precision)
 
 
+def suggest_threshold(correct: Sequence[bool], confidence: Sequence[float], threshold: float,
+                      target: float) -> CurvePoint:
+    """The value to configure for `threshold` (from coverage_at_precision), with its own coverage and
+    precision on these rows. Rounded down to two decimals, else three, else four, when that keeps
+    the target precision (the rounded value then routes at least the threshold's rows); else rounded
+    up (fewer rows pass, and the point says how many); else the threshold itself."""
+    candidates = [math.floor(threshold * 10**d + 1e-9) / 10**d for d in (2, 3, 4)]
+    candidates += [math.ceil(threshold * 10**d - 1e-9) / 10**d for d in (2, 3, 4)]
+    for value in candidates:
+        point = at_threshold(correct, confidence, value)
+        if point.covered and point.precision is not None and point.precision >= target:
+            return point
+    return at_threshold(correct, confidence, threshold)
+
+
 def evaluate(truth: Sequence[str], predicted: Sequence[str], confidence: Sequence[float], *,
              target_precision: float = DEFAULT_TARGET_PRECISION,
              thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> Evaluation:
@@ -126,21 +145,32 @@ def evaluate(truth: Sequence[str], predicted: Sequence[str], confidence: Sequenc
         target_precision=target_precision,
         target_threshold=threshold if coverage > 0 else None,
         target_coverage=coverage,
+        suggested=suggest_threshold(correct, confidence, threshold, target_precision) if coverage > 0 else None,
     )
     return evaluation
 
 
 def threshold_hint(evaluation: Evaluation, key: str | None = None) -> str | None:
     """The line that says which confidence threshold to configure; None when no threshold reaches the
-    target. Rounded up to two decimals, so the configured value keeps the precision."""
+    target. The value is `Evaluation.suggested`: short, and its coverage and precision are the ones
+    at that very value on these rows (not the unrounded threshold's)."""
     e = evaluation
-    if e.target_threshold is None:
+    point = e.suggested
+    if e.target_threshold is None or point is None:
         return None
     where = key or ("routing.min_confidence for a model of categories, classifier.account_min_confidence "
                     "for a model of who answered")
-    value = math.ceil(e.target_threshold * 100 - 1e-9) / 100
-    return (f"for precision >= {e.target_precision:.2f} set the threshold ({where}) to {value:.2f}: "
-            f"about {e.target_coverage:.1%} of such appeals would be routed by it")
+    precision = f", precision {point.precision:.1%}" if point.precision is not None else ""
+    return (f"for precision >= {e.target_precision:.2f} set the threshold ({where}) to "
+            f"{threshold_text(point.threshold)}: about {point.coverage:.1%} of such appeals would be routed by it "
+            f"({point.covered} of these {e.rows} rows{precision})")
+
+
+def threshold_text(value: float) -> str:
+    """0.29 -> "0.29", 0.295 -> "0.295", 0.3 -> "0.30": at least two decimals, at most four."""
+    text = f"{value:.4f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
 
 
 # ---- the text report ---------------------------------------------------------------------------

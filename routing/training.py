@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import logging
 import os
 import shutil
@@ -42,6 +43,7 @@ class DataError(ValueError):
 class Table:
     columns: list[str]
     rows: list[dict[str, str]]
+    notes: list[str] = field(default_factory=list)  # what reading it found wrong but could read past
 
 
 @dataclass
@@ -65,17 +67,67 @@ def _raise_field_limit() -> None:
             limit //= 10
 
 
+SEPARATORS = (",", ";", "\t")  # what a CSV's fields may be separated by: told by the header line
+
+
+def sniff_separator(header_line: str) -> str:
+    """The separator of a CSV whose first line is `header_line`: the one of `SEPARATORS` it holds
+    most of outside quotes (a comma when none, or on a tie). A Russian Excel writes «CSV» with `;`."""
+    counts = dict.fromkeys(SEPARATORS, 0)
+    quoted = False
+    for char in header_line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(SEPARATORS, key=lambda sep: counts[sep])  # max keeps the first of a tie: the comma
+    return best if counts[best] > counts[","] else ","
+
+
+def unclosed_quote(raw: str, separator: str) -> bool:
+    """True when the text of a record that spans several lines is not well-formed CSV: a quote
+    opened there and closed nowhere (the reader ran to the end of the file) or closed by a later
+    row's quote. The lenient reader would make the rows in between one text; a strict one refuses."""
+    try:
+        for _ in csv.reader([raw], delimiter=separator, strict=True):
+            pass
+    except csv.Error:
+        return True
+    return False
+
+
+def _line_list(lines: Sequence[int]) -> str:
+    shown = ", ".join(str(n) for n in lines[:10])
+    return ("line " if len(lines) == 1 else "lines ") + shown + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
+
+
 def read_table(path: str | Path, required: Sequence[str | None]) -> Table:
-    """Read a CSV (UTF-8, BOM allowed) and check that every required column is there."""
+    """Read a CSV (UTF-8, BOM allowed; separated by commas, `;` or tabs, as its header line tells)
+    and check that every required column is there.
+
+    A quoted field that does not close properly, so that the lenient csv reader would swallow the
+    rows after it into one text, raises DataError naming its line; a text with newlines in proper
+    quotes is fine. Rows with more fields than the header keep the header's fields, and
+    `Table.notes` names their lines. DataError when there is no data row under the header.
+    """
     source = Path(path)
     if not source.is_file():
         raise DataError(f"{source}: no such file")
     _raise_field_limit()
     try:
         with source.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            columns = list(reader.fieldnames or [])
-            if not columns:
+            first = fh.readline()
+            separator = sniff_separator(first.rstrip("\r\n"))
+            consumed: list[str] = []  # the lines the reader took for the record it is on
+
+            def lines() -> Iterator[str]:
+                for line in itertools.chain([first] if first else [], fh):
+                    consumed.append(line)
+                    yield line
+
+            reader = csv.reader(lines(), delimiter=separator)
+            columns = [c.strip() for c in next(reader, None) or []]
+            if not any(columns):
                 raise DataError(f"{source}: the file is empty or has no header row")
             missing = [c for c in required if c is not None and c not in columns]
             if missing:
@@ -83,12 +135,46 @@ def read_table(path: str | Path, required: Sequence[str | None]) -> Table:
                     f"{source}: no column {', '.join(repr(c) for c in missing)}; "
                     f"the header has: {', '.join(columns)}"
                 )
-            rows = [{k: (v if v is not None else "") for k, v in row.items() if k is not None} for row in reader]
+            rows: list[dict[str, str]] = []
+            longer: list[int] = []
+            while True:
+                consumed.clear()
+                start = reader.line_num + 1
+                record = next(reader, None)
+                if record is None:
+                    break
+                if reader.line_num > start and unclosed_quote("".join(consumed), separator):
+                    last = reader.line_num
+                    end = "the end of the file" if next(reader, None) is None else f"line {last}"
+                    raise DataError(
+                        f"{source}: line {start}: a quoted field there does not close properly, so everything "
+                        f"to {end} would be read as one text; check the quotes on that line (a quote inside "
+                        'a quoted text is written twice: "")'
+                    )
+                if not record:  # a blank line
+                    continue
+                if len(record) > len(columns):
+                    longer.append(start)
+                row = dict.fromkeys(columns, "")
+                row.update(zip(columns, record, strict=False))
+                rows.append(row)
     except UnicodeDecodeError as exc:
         raise DataError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except csv.Error as exc:
         raise DataError(f"{source}: malformed CSV: {exc}") from None
-    return Table(columns, rows)
+    if not rows:
+        raise DataError(f"{source}: no data rows, only the header")
+    table = Table(columns, rows)
+    if longer:
+        table.notes.append(
+            f"{source.name}: {_line_list(longer)}: more fields than the header's {len(columns)}; the extra ones "
+            f"are left out (a {_separator_name(separator)} inside a text that is not in quotes?)"
+        )
+    return table
+
+
+def _separator_name(separator: str) -> str:
+    return {",": "comma", ";": "semicolon", "\t": "tab"}[separator]
 
 
 def train_from_table(table: Table, text_column: str, label_column: str, context_column: str | None = None,
@@ -112,8 +198,10 @@ def train_from_table(table: Table, text_column: str, label_column: str, context_
         contexts.append(row.get(context_column, "").strip() if context_column else "")
         parts = [row.get(c, "").strip() for c in detail_columns]
         details.append(" / ".join(parts) if any(parts) else "")
+    if not table.rows:
+        raise DataError("no data rows to train on")
     if len(set(labels)) < 2:
-        raise DataError(f"column {label_column!r} needs at least two different non-empty labels to train on")
+        raise DataError(_two_labels(label_column))
     started = time.perf_counter()
     model = TopicModel(settings).fit(texts, labels, contexts if context_column else None,
                                      details if detail_columns else None)
@@ -126,6 +214,10 @@ def train_from_table(table: Table, text_column: str, label_column: str, context_
     model.metadata.update({"text_column": text_column, "label_column": label_column,
                            "context_column": context_column, "detail_columns": list(detail_columns)})
     return model, report
+
+
+def _two_labels(label_column: str) -> str:
+    return f"column {label_column!r} needs at least two different non-empty labels to train on"
 
 
 HOLDOUT_SALT = "otklik-holdout"
@@ -167,7 +259,9 @@ class HoldoutCheck:
                 "accuracy": round(e.accuracy, 4), "macro_f1": round(e.macro_f1, 4),
                 "target_precision": e.target_precision,
                 "threshold_at_target": None if e.target_threshold is None else round(e.target_threshold, 4),
-                "coverage_at_target": round(e.target_coverage, 4)}
+                "coverage_at_target": round(e.target_coverage, 4),
+                "suggested_threshold": None if e.suggested is None else e.suggested.threshold,
+                "coverage_at_suggested": None if e.suggested is None else round(e.suggested.coverage, 4)}
 
 
 def check_on_holdout(table: Table, text_column: str, label_column: str, context_column: str | None,
@@ -176,11 +270,20 @@ def check_on_holdout(table: Table, text_column: str, label_column: str, context_
     """Train on the rows outside a held-out share and score the held-out ones (`otklik train --holdout`)."""
     from routing.evaluation import evaluate
 
+    def labelled(rows: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+        return [r for r in rows if r.get(text_column, "").strip() and r.get(label_column, "").strip()]
+
     started = time.perf_counter()
+    if len({r[label_column].strip() for r in labelled(table.rows)}) < 2:
+        raise DataError(_two_labels(label_column))
     kept, held = holdout_split(table, share, id_column)
-    held_rows = [r for r in held.rows if r.get(text_column, "").strip() and r.get(label_column, "").strip()]
+    held_rows = labelled(held.rows)
     if not held_rows:
         raise DataError(f"no labelled rows fell into the held-out {share:.0%}; give a larger --holdout")
+    kept_rows = labelled(kept.rows)
+    if len({r[label_column].strip() for r in kept_rows}) < 2:
+        raise DataError(f"holding out {share:.0%} leaves only {len(kept_rows)} labelled rows to train on, with "
+                        "fewer than two different labels; give a smaller --holdout (e.g. 0.2)")
     model, report = train_from_table(kept, text_column, label_column, context_column, settings, detail_columns)
     truth, predicted, confidence = [], [], []
     for row, label, conf in predict_rows(model, held_rows, text_column, context_column):
@@ -229,10 +332,12 @@ def predict_rows(model: TopicModel, rows: Sequence[dict[str, str]], text_column:
 
 
 def predict_csv(model_dir: str | Path, path: str | Path, text_column: str, out_path: str | Path,
-                context_column: str | None = None) -> int:
-    """Write every input column plus `predicted` and `confidence`; returns the number of rows."""
+                context_column: str | None = None, table: Table | None = None) -> int:
+    """Write every input column plus `predicted` and `confidence`; returns the number of rows.
+    `table`: the CSV at `path` when the caller has read it already."""
     model = TopicModel.load(model_dir)
-    table = read_table(path, [text_column, context_column])
+    if table is None:
+        table = read_table(path, [text_column, context_column])
     columns = table.columns + [c for c in ("predicted", "confidence") if c not in table.columns]
     out = Path(out_path)
     if out.parent != Path():
