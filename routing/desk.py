@@ -377,9 +377,13 @@ class AppealDesk:
                 return ActionResult(texts.NOT_YOURS)
             if appeal.status != Status.ANSWERED:
                 return ActionResult(texts.ALREADY_RATED)
+            # the three buttons give way to one that shows the choice (pressing it only says so): the
+            # answer's message keeps asking «Проблема решена?», and a bare message would not show the reply
+            verdict = "part" if partly else "yes" if solved else "no"
+            chosen = Keyboard([[Button(texts.RATED_BUTTON[verdict], f"rated:{appeal.id}:{verdict}")]]).to_payload()
             repo.enqueue(
                 s, act.platform, act.chat_id, "rate_done",
-                {"type": "edit_keyboard", "message_id": act.message_id, "keyboard": None},
+                {"type": "edit_keyboard", "message_id": act.message_id, "keyboard": chosen},
                 appeal_id=appeal.id, now=now,
             )
             # an account that answered twice left two «Проблема решена?» keyboards: one rating settles both
@@ -387,7 +391,7 @@ class AppealDesk:
                 for message_id in message_ids:
                     if (platform, chat, message_id) != (act.platform, act.chat_id, act.message_id):
                         repo.enqueue(s, platform, chat, "rate_done",
-                                     {"type": "edit_keyboard", "message_id": message_id, "keyboard": None},
+                                     {"type": "edit_keyboard", "message_id": message_id, "keyboard": chosen},
                                      appeal_id=appeal.id, now=now)
             if partly:
                 self._move(s, appeal, Status.RESOLVED, actor(act.sender), "rated_partly")

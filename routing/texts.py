@@ -121,6 +121,11 @@ PLACE_STILL_NEEDED = ("Добавили к обращению №{number}. Чт�
 NO_APPEALS = "У вас пока нет обращений. Опишите проблему одним сообщением — мы передадим её ответственным."
 MY_HEADER = "Ваши обращения:"
 ALREADY_RATED = "Оценка уже учтена."
+# the button an answer keeps after it was rated: the citizen's choice, which pressing only repeats
+RATED_BUTTON = {"yes": "✅ Ваша оценка: решено", "part": "🟡 Ваша оценка: решено частично",
+                "no": "❌ Ваша оценка: не решено"}
+RATED_TOAST = {"yes": "Вы отметили: решено.", "part": "Вы отметили: решено частично.",
+               "no": "Вы отметили: не решено. Обращение снова открыто."}
 NOT_YOURS = "Это действие недоступно."
 STALE_BUTTON = "Эта кнопка уже не действует."
 # VK shows at most 10 buttons under a message: the rest of a keyboard follows under this line

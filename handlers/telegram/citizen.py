@@ -74,6 +74,12 @@ def citizen_router() -> Router:
         result = await rate_appeal(desk, action, int(parsed[0]), parsed[1])
         await query.answer(result.toast, show_alert=result.alert)
 
+    @router.callback_query(F.data.startswith("rated:"))
+    async def rated(query: CallbackQuery) -> None:
+        # the button a rated answer keeps shows the choice; pressing it only says it again
+        parsed = parse_action(query.data or "", "rated", 2)
+        await query.answer(texts.RATED_TOAST.get(parsed[1], texts.ALREADY_RATED) if parsed else texts.ALREADY_RATED)
+
     @router.callback_query(F.data.in_({"forget:yes", "forget:no"}))
     async def forget_press(query: CallbackQuery, desk: AppealDesk) -> None:
         action = to_action(query)

@@ -33,6 +33,9 @@ async def on_press(desk: AppealDesk, action: InboundAction) -> str | None:
     rating = parse_action(action.action, "rate", 2)
     if rating is not None and rating[1] in RATINGS:
         return (await rate_appeal(desk, action, int(rating[0]), rating[1])).toast
+    rated = parse_action(action.action, "rated", 2)
+    if rated is not None:  # the button a rated answer keeps: its press only repeats the choice
+        return texts.RATED_TOAST.get(rated[1], texts.ALREADY_RATED)
     if action.action in ("forget:yes", "forget:no"):
         return (await desk.privacy.confirm(action, action.action == "forget:yes")).toast
     return texts.STALE_BUTTON

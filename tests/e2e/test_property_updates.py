@@ -79,7 +79,9 @@ steps = st.lists(
 @pytest.fixture
 def config(config: OtklikConfig) -> OtklikConfig:
     # the flood limit would (rightly) leave some messages unanswered; it has tests of its own
-    return quick_config(config, flood=0, hold_answers=True)
+    # every message owes an answer here: follow-ups in a row are acknowledged each (the quiet time
+    # between acknowledgements has its own test, test_bad_input's flood test)
+    return quick_config(config, flood=0, hold_answers=True, ack_quiet=0)
 
 
 @dataclass

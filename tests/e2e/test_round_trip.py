@@ -50,6 +50,14 @@ async def test_citizen_reaches_official_and_gets_the_answer(stand: Stand) -> Non
     await stand.wait(CITIZEN, "закрыто")
     await stand.tg.wait_for(lambda: "решено ✅" in body(stand.current(chat, card["message_id"])))
     assert stand.current(chat, card["message_id"]).get("reply_markup") in (None, {}, {"inline_keyboard": []})
+    # the answer keeps one button showing the choice; pressing it only says it again
+    await stand.tg.wait_for(lambda: len(stand.current(CITIZEN, answer["message_id"])["reply_markup"]["inline_keyboard"]
+                                        [0]) == 1)
+    rated = stand.current(CITIZEN, answer["message_id"])
+    [[chosen]] = rated["reply_markup"]["inline_keyboard"]
+    assert chosen["text"] == "✅ Ваша оценка: решено" and chosen["callback_data"] == f"rated:{number}:yes"
+    pressed = stand.press(CITIZEN, rated, "rated:", user=CITIZEN)
+    assert (await stand.tg.wait_for(lambda: stand.tg.callback_answers.get(pressed)))["text"] == "Вы отметили: решено."
 
     [appeal] = await stand.appeals()
     assert appeal.status == Status.RESOLVED and appeal.rating == "solved"
@@ -95,8 +103,11 @@ async def test_not_solved_reopens_and_tells_the_account(stand: Stand) -> None:
     assert alert["reply_to_message_id"] == card["message_id"]
     [appeal] = await stand.appeals()
     assert appeal.status == Status.REOPENED
-    # the answer's buttons are gone: a second press can't rate twice
-    await stand.tg.wait_for(lambda: not stand.current(CITIZEN, answer["message_id"]).get("reply_markup"))
+    # the rating buttons give way to the choice: a second press can't rate twice
+    await stand.tg.wait_for(lambda: [b["callback_data"] for row in (stand.current(CITIZEN, answer["message_id"])
+                                     .get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+                            == [f"rated:{number}:no"])
+    assert "❌ Ваша оценка: не решено" in str(stand.current(CITIZEN, answer["message_id"])["reply_markup"])
 
 
 async def test_unknown_municipality_is_asked_with_buttons(stand: Stand) -> None:

@@ -60,8 +60,13 @@ async def test_vk_citizen_is_answered_from_a_telegram_chat(vk_stand: Stand) -> N
     await stand.vk_wait(VK_CITIZEN, "закрыто")
     snackbar = await vk.wait_for(lambda: vk.event_answers.get(pressed))
     assert snackbar == {"type": "show_snackbar", "text": "Спасибо!"}
-    await vk.wait_for(lambda: "keyboard" not in vk.current(VK_CITIZEN, answer["conversation_message_id"]))
-    assert "Яму заделаем" in vk.current(VK_CITIZEN, answer["conversation_message_id"])["text"]
+    # the three buttons give way to one that shows the choice; its press only says it again
+    await vk.wait_for(lambda: vk_buttons(vk.current(VK_CITIZEN, answer["conversation_message_id"])) ==
+                      ["✅ Ваша оценка: решено"])
+    rated = vk.current(VK_CITIZEN, answer["conversation_message_id"])
+    assert "Яму заделаем" in rated["text"]
+    again = stand.vk_press(VK_CITIZEN, rated, "rated:", user=VK_CITIZEN)
+    assert (await vk.wait_for(lambda: vk.event_answers.get(again)))["text"] == "Вы отметили: решено."
     await stand.tg.wait_for(lambda: "решено ✅" in body(stand.current(chat, card["message_id"])))
 
     [appeal] = await stand.appeals()
