@@ -205,6 +205,16 @@ class VkTransport:
             if not found.get("items"):
                 raise PermanentError(f"message {item.target_message_id} is gone from VK peer {peer}")
             message = found["items"][0]
+            if message.get("text") == texts.VK_MORE_CHOICES and not p.get("keyboard"):
+                # a «Ещё варианты:» message is only its buttons: without them it goes, rather than stay
+                # in the dialog as a heading of nothing
+                try:
+                    await self.client.call("messages.delete", peer_id=peer, cmids=item.target_message_id,
+                                           delete_for_all=1, group_id=self.client.group_id)
+                    return []
+                except ApiError as exc:
+                    if exc.code != CANT_DELETE:
+                        raise
             photos = [a["photo"] for a in message.get("attachments", []) if a.get("type") == "photo"]
             attachment = ",".join(
                 f"photo{ph['owner_id']}_{ph['id']}" + (f"_{ph['access_key']}" if ph.get("access_key") else "")

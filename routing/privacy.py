@@ -266,6 +266,11 @@ class PrivacyDesk:
                 # only the citizen, in their own chat with the bot, erases their data
                 return ActionResult(texts.NOT_YOURS)
             if not erase:
+                # the prompt loses its buttons and says so: «Да, удалить» must not stay live under it
+                repo.enqueue(s, act.platform, act.chat_id, "forget_cancelled",
+                             {"type": "edit", "message_id": act.message_id, "keyboard": None,
+                              "text": texts.FORGET_PROMPT_CANCELLED}, now=now)
+                self.notify()
                 return ActionResult(texts.FORGET_CANCELLED)
             await forget_citizen(s, citizen, now, by="citizen")
         self.notify()

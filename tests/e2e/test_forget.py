@@ -243,7 +243,14 @@ async def test_the_citizen_forgets_themselves_with_the_button(stand: Stand) -> N
     assert (await stand.tg.wait_for(lambda: stand.tg.callback_answers.get(cancel)))["text"] == texts.FORGET_CANCELLED
     await stand.idle()
     assert any(OTHER in a.text for a in await stand.appeals())
+    # the cancelled prompt says so and keeps no live «Да, удалить»
+    await stand.tg.wait_for(lambda: body(stand.current(CITIZEN2, prompt["message_id"])) == texts.FORGET_PROMPT_CANCELLED)
+    assert not (stand.current(CITIZEN2, prompt["message_id"]).get("reply_markup") or {}).get("inline_keyboard")
 
+    stand.tg.user_sends(CITIZEN2, CITIZEN2, "/forget")
+    first_prompt = prompt["message_id"]
+    prompt = await stand.wait(CITIZEN2, "Удалить ваши данные?")  # the first one no longer asks
+    assert prompt["message_id"] > first_prompt
     confirm = stand.press(CITIZEN2, prompt, "forget:yes", user=CITIZEN2)
     answered = await stand.tg.wait_for(lambda: stand.tg.callback_answers.get(confirm))
     assert answered["text"] == texts.FORGET_DONE and answered.get("show_alert")

@@ -187,6 +187,22 @@ async def test_municipality_buttons_split_under_vk_limits_and_all_work(vk_stand:
     assert appeal.municipality_source == "citizen" and appeal.status in (Status.ROUTED, Status.TRIAGE)
 
 
+async def test_a_place_pressed_in_the_first_message_takes_the_more_choices_messages_away(vk_stand: Stand) -> None:
+    stand, vk = vk_stand, vk_stand.vk_side
+    stand.vk_citizen_says(NO_PLACE)
+    ack = await stand.vk_wait(VK_CITIZEN, "принято")
+    number = appeal_number(ack)
+    await stand.vk_wait(VK_CITIZEN, "Ещё варианты")
+    more = [m["conversation_message_id"] for m in acks(stand, VK_CITIZEN, "Ещё варианты")]
+    assert more
+    stand.vk_press(VK_CITIZEN, ack, f"place:{number}:", user=VK_CITIZEN)
+    await stand.vk_wait(VK_CITIZEN, "передали в")
+    # before, each stayed as a bare «Ещё варианты:» heading with nothing under it
+    await vk.wait_for(lambda: not acks(stand, VK_CITIZEN, "Ещё варианты"))
+    assert all(cmid not in [m["conversation_message_id"] for m in vk.chat_log(VK_CITIZEN)] for cmid in more)
+    assert "Спасибо! Место:" in vk.current(VK_CITIZEN, ack["conversation_message_id"])["text"]
+
+
 async def test_forged_or_foreign_presses_change_nothing(vk_stand: Stand) -> None:
     stand, vk = vk_stand, vk_stand.vk_side
     stand.vk_citizen_says(NO_PLACE)
