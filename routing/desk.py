@@ -1397,6 +1397,22 @@ class AppealDesk:
             else texts.TRIAGE_TITLE_DONE
         return f"{title}\n{text}"
 
+    def _accounts_named_by(self, reason: str, appeal: Appeal, refused: str) -> list[str]:
+        """Where a refusal's words send the appeal: the topic they name («опоры принадлежат Россетям»:
+        power) and the place («дорога в Рыбинском округе»), each put through the routing table."""
+        result = self.classifier.classify(reason)
+        topics = [appeal.category or "other"]
+        if result.category != "other" and result.category_confidence >= self.config.routing.min_confidence:
+            topics.insert(0, result.category)
+        places = [p for p in dict.fromkeys([result.municipality, appeal.municipality]) if p is not None] or [None]
+        found: list[str] = []
+        for topic in topics:
+            for place in places:
+                code = self.table.account_for(topic, place)
+                if code is not None and code != refused and code not in found and self._account_chat(code):
+                    found.append(code)
+        return found[:TRIAGE_HINTS]
+
     async def _send_triage_card(
         self, s: AsyncSession, appeal: Appeal, citizen: Citizen, reason: str | None, fresh: bool = False,
         hints: Classification | None = None, learned: Suggestion | None = None,
@@ -1412,7 +1428,13 @@ class AppealDesk:
         # an account that has just refused the appeal goes last
         refused = await repo.last_account(s, appeal.id) if reason else None
         guessed: list[str] = []
-        if learned is not None and learned.code != refused and self._account_chat(learned.code) is not None:
+        move = await repo.last_move_to(s, appeal.id, Status.TRIAGE) if refused is not None and reason else None
+        if reason and move is not None and move[0] == "rejected":
+            # the refusal often says whose it is («опоры принадлежат Россетям», «это вывоз ТКО»): the
+            # account its words lead to comes first, not wherever the table puts it
+            guessed += self._accounts_named_by(reason, appeal, refused)
+        if learned is not None and learned.code != refused and learned.code not in guessed \
+                and self._account_chat(learned.code) is not None:
             guessed.append(learned.code)  # who answered such texts here before, by the history model
         for category in categories or [Suggestion(appeal.category or "other", 1.0)]:
             for place in [appeal.municipality, *(p.code for p in places)]:

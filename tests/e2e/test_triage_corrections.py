@@ -42,3 +42,37 @@ async def test_another_municipalitys_account_sets_the_place(stand: Stand) -> Non
     assert stand.config.municipality("rybinsky").name in body(new_card)
     [appeal] = await stand.appeals()
     assert (appeal.category, appeal.municipality, appeal.municipality_source) == ("roads", "rybinsky", "operator")
+
+
+def _routes(card: dict) -> list[str]:
+    return [b["callback_data"].rsplit(":", 1)[1] for row in card["reply_markup"]["inline_keyboard"] for b in row
+            if b["callback_data"].startswith("route:")]
+
+
+async def test_the_account_a_refusal_names_comes_first(stand: Stand) -> None:
+    stand.citizen_says("В Ярославле на улице Свободы не горят фонари уличного освещения, темно вечером")
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    [appeal] = await stand.appeals()
+    assert appeal.account_code == "adm_yaroslavl"
+    card = await stand.refuse("adm_yaroslavl", number,
+                              "Опоры и провода на этой улице принадлежат Россетям, это электросети Ярэнерго")
+    routes = _routes(card)
+    # before, the power grid's button was 26th: the refused account had been the only guess
+    assert routes[0] == "power_grid"
+    assert routes[-1] == "adm_yaroslavl" and len(routes) == len(stand.config.accounts)
+
+
+async def test_a_refusal_that_names_another_place_puts_that_places_account_first(stand: Stand) -> None:
+    stand.citizen_says(POTHOLE)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    card = await stand.refuse("adm_rybinsk", number, "Это дорога за городом, в Рыбинском районе, не городская")
+    routes = _routes(card)
+    assert routes[0] == "adm_rybinsky" and routes[-1] == "adm_rybinsk"
+
+
+async def test_a_refusal_that_names_nothing_changes_no_order(stand: Stand) -> None:
+    stand.citizen_says(POTHOLE)
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    card = await stand.refuse("adm_rybinsk", number, "Не наше")
+    routes = _routes(card)
+    assert routes[-1] == "adm_rybinsk" and "power_grid" not in routes[:3]
