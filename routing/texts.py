@@ -667,7 +667,8 @@ REPORT_LATE_BEFORE_ACCOUNT = "срок прошёл до передачи исп
 
 
 def backlog_notice(waiting: int, per_minute: int | None, minutes: int | None) -> str:
-    text = f"⏳ Для этого чата в очереди {waiting} сообщ. с обращениями."
+    # the queue holds cards, follow-ups, edits and erasures alike: count them as the bot's messages
+    text = f"⏳ Для этого чата в очереди {waiting} сообщ. бота (карточки, дополнения, правки)."
     if per_minute:
         text += f" Telegram пропускает в группу не больше {per_minute} сообщений в минуту"
         text += f" — всё придёт примерно за {minutes} мин." if minutes else "."
