@@ -324,8 +324,12 @@ def _rating_figure(data: ReportData, config: OtklikConfig, limit: int) -> Any:
     y = list(range(len(rows)))[::-1]
     ax.barh(y, scores, color=colors, height=0.62)
     ax.set_yticks(y, labels, fontsize=10)
-    ax.set_xlim(0, 112)
-    ax.set_xlabel(texts.CHART_RATING_XLABEL, fontsize=10)
+    # room right of 100 for the longest value label («100 (+12) · 240 обр. · мало данных»); the
+    # scale itself stops at 100
+    ax.set_xlim(0, 150)
+    ax.set_xticks(range(0, 101, 20))
+    ax.spines["bottom"].set_bounds(0, 100)
+    ax.set_xlabel(texts.CHART_RATING_XLABEL, fontsize=10, x=50 / 150)  # under the scale, not the label room
     for yi, row in zip(y, rows, strict=True):
         change = "" if row.score_change is None else f" ({row.score_change:+.0f})"
         label = f"{row.score:.0f}{change} · {row.stats.volume} обр."

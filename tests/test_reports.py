@@ -225,6 +225,11 @@ async def test_the_charts_notes_stay_off_the_bars_and_labels(
         xlabel = ax.xaxis.label.get_window_extent(renderer)
         ticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
         assert below.y1 < xlabel.y0 and not any(below.overlaps(t) for t in ticks)
+        # every bar's value label ends inside the plot, a score of 100 too (before, they ran past its edge)
+        plot = ax.get_window_extent(renderer)
+        values = [t for t in ax.texts if "обр." in t.get_text()]
+        assert values and all(t.get_window_extent(renderer).x1 <= plot.x1 for t in values)
+        assert max(ax.get_xticks()) == 100
         [ax] = problems.axes
         low, high = ax.get_xlim()
         shown = [x for x in ax.get_xticks() if low <= x <= high]
