@@ -196,9 +196,11 @@ async def _appeals(s: Any, now: datetime) -> dict[str, Any]:
     )).all()}
     # the same appeals as `/overdue` (DeadlineWatch.overdue_appeals): an open appeal whose running
     # term (first answer, or resolution after an intermediate answer) is past its due time
+    # a schema from before 0007 has no account_due yet: the citizen's deadline is then everyone's
+    due = running_due_sql(with_account_due=await s.run_sync(_appeals_have_account_due))
     overdue = {str(k): int(v) for k, v in (await s.execute(
         select(Appeal.sla_term, func.count())
-        .where(Appeal.sla_term.is_not(None), Appeal.status.in_([st.value for st in OPEN]), running_due_sql() < now)
+        .where(Appeal.sla_term.is_not(None), Appeal.status.in_([st.value for st in OPEN]), due < now)
         .group_by(Appeal.sla_term)
     )).all()}
     created = await s.scalar(select(func.count()).select_from(Appeal).where(Appeal.created_at > now - DAY))
@@ -253,6 +255,12 @@ async def _outbox(s: Any, now: datetime) -> dict[str, Any]:
             "id": latest.id, "purpose": latest.purpose, "error": _one_line(latest.error or "", 200),
         },
     }
+
+
+def _appeals_have_account_due(session: Any) -> bool:
+    from sqlalchemy import inspect
+
+    return "account_due" in {c["name"] for c in inspect(session.connection()).get_columns("appeals")}
 
 
 def _outbox_has_failed_at(session: Any) -> bool:

@@ -145,8 +145,16 @@ def running_due(appeal: Appeal) -> datetime | None:
     if appeal.sla_term == "resolution":
         return appeal.resolution_due
     if appeal.sla_term == "first_answer":
-        return appeal.first_answer_due
+        return appeal.account_due or appeal.first_answer_due
     return None
+
+
+def running_start(appeal: Appeal) -> datetime:
+    """Where the running term's ladder counts from: the account's own term runs from when it got the
+    appeal; any other from when the term started."""
+    if appeal.sla_term == "first_answer" and appeal.account_due is not None and appeal.routed_at is not None:
+        return appeal.routed_at
+    return appeal.sla_started_at or appeal.created_at
 
 
 def due_query(now: datetime, limit: int) -> Select[tuple[Appeal]]:
@@ -154,10 +162,12 @@ def due_query(now: datetime, limit: int) -> Select[tuple[Appeal]]:
     return select(Appeal).where(Appeal.next_alert_at <= now).order_by(Appeal.next_alert_at, Appeal.id).limit(limit)
 
 
-def running_due_sql() -> Any:
+def running_due_sql(*, with_account_due: bool = True) -> Any:
+    """running_due in SQL; `with_account_due=False` for a schema from before the column (otklik status)."""
+    first = func.coalesce(Appeal.account_due, Appeal.first_answer_due) if with_account_due else Appeal.first_answer_due
     return case(
         (Appeal.sla_term == "resolution", Appeal.resolution_due),
-        (Appeal.sla_term == "first_answer", Appeal.first_answer_due),
+        (Appeal.sla_term == "first_answer", first),
         else_=None,
     )
 
@@ -202,15 +212,36 @@ class DeadlineWatch:
     # --- the clock on an appeal: called by the desk inside its own transactions -----------------
 
     def start_term(self, appeal: Appeal, term: Term, start: datetime) -> None:
-        """Run `term` from `start` (its due column must be set) and schedule the ladder's first step."""
+        """Run `term` from `start` (its due column must be set) and schedule the ladder's first step.
+        A new term is the citizen's: an account's moved deadline (`give_account_its_term`) ends."""
         appeal.sla_term = term
         appeal.sla_started_at = start
-        due = running_due(appeal)
-        if due is None or not self.ladder:
+        appeal.account_due = None
+        self._schedule_from_start(appeal)
+
+    def give_account_its_term(self, appeal: Appeal, now: datetime) -> datetime | None:
+        """The appeal reaches its account `now`, after working time spent elsewhere (triage, the
+        citizen's place): the account's first-answer deadline is the citizen's moved on by that time,
+        as the ratings judge it (routing.appeal_facts), and the ladder starts again on it, so the
+        account gets its reminders and its overdue alert. Returns that deadline, None if nothing moved."""
+        if appeal.sla_term != "first_answer" or appeal.first_answer_due is None:
+            return None
+        start = appeal.sla_started_at or appeal.created_at
+        spent = self.sla.calendar.working_time_between(start, now)
+        if spent <= timedelta(seconds=1):
+            appeal.account_due = None
+            return None
+        appeal.account_due = self.sla.calendar.add_working_time(appeal.first_answer_due, spent)
+        self._schedule_from_start(appeal)
+        return appeal.account_due
+
+    def _schedule_from_start(self, appeal: Appeal) -> None:
+        due, term = running_due(appeal), appeal.sla_term
+        if due is None or term is None or not self.ladder:
             appeal.next_alert_at = appeal.next_alert_stage = None
             return
         first = self.ladder[0]
-        appeal.next_alert_at = self._moment(appeal, term, start, due)(first.fraction)
+        appeal.next_alert_at = self._moment(appeal, term, running_start(appeal), due)(first.fraction)
         appeal.next_alert_stage = stage_key(term, first.fraction)
 
     def stop(self, appeal: Appeal) -> None:
@@ -315,8 +346,7 @@ class DeadlineWatch:
         parsed = parse_stage(stage)
         # a stage of another term (or unreadable) means: work out from the start what has passed
         from_fraction = parsed[1] if parsed is not None and parsed[0] == term else 0.0
-        start = appeal.sla_started_at or appeal.created_at
-        decision = plan(self.ladder, from_fraction, self._moment(appeal, term, start, due), now)
+        decision = plan(self.ladder, from_fraction, self._moment(appeal, term, running_start(appeal), due), now)
         next_stage = stage_key(term, decision.next_step.fraction) if decision.next_step else None
         if not await self._claim(s, appeal.id, stage, at, next_stage, decision.next_at):
             return "lost"

@@ -42,6 +42,8 @@ CARD_TEXT_LIMIT = 3500  # leaves room under Telegram's 4096 for the header and t
 # the classifier's guesses a triage card shows (and puts the accounts of first): at most this many,
 # each at least this likely
 TRIAGE_HINTS = 3
+# an account's term moved by less than this (a minute of triage) is not news to the citizen
+MOVED_ENOUGH = timedelta(minutes=1)
 TRIAGE_HINT_MIN = 0.1
 # what brings the officials' answer to the citizen: when one cannot be delivered, the account is told
 CITIZEN_ANSWERS = frozenset({"answer", "interim_answer", "group_answer"})
@@ -336,7 +338,7 @@ class AppealDesk:
         repo.enqueue(
             s, citizen_platform(citizen), citizen.chat_id, "routed",
             _text(prefix + texts.routed_after_place(
-                appeal.id, account.name if account else None, self._describe_due(appeal.first_answer_due),
+                appeal.id, account.name if account else None, self._describe_due(running_due(appeal)),
                 f"{self.config.category(appeal.category).name} · {self.config.municipality(code).short_name}"
                 if appeal.category else None)),
             appeal_id=appeal.id, link_role="ack", now=self.clock.now(),
@@ -626,6 +628,11 @@ class AppealDesk:
                  "municipality": appeal.municipality, "by": "operator"},
             )
             new_due = self._apply_operators_choice(s, appeal, account.code, act.sender)
+            # the time in triage is not the account's: it gets the term the citizen's deadline left it
+            citizens_due = appeal.first_answer_due
+            account_due = self.deadlines.give_account_its_term(appeal, now)
+            if account_due is not None and citizens_due is not None and account_due - citizens_due >= MOVED_ENOUGH:
+                new_due = account_due  # the citizen is told the deadline their answer now has
             citizen = await s.get(Citizen, appeal.citizen_id)
             assert citizen is not None
             await self._send_card(s, appeal, citizen)
@@ -1255,6 +1262,8 @@ class AppealDesk:
         if decision.learned and learned is not None:
             routed["learned"] = round(learned.confidence, 4)  # the history model's choice, and how sure it was
         self._move(s, appeal, Status.ROUTED, who, "routed", routed)
+        if not fresh:  # it waited for its place first: that time is not the account's
+            self.deadlines.give_account_its_term(appeal, appeal.routed_at)
         lead = await problems.find_duplicate_lead(s, appeal, self.config.analytics.duplicates)
         if lead is not None:
             appeal.duplicate_of = lead.id
@@ -1275,10 +1284,11 @@ class AppealDesk:
         self, s: AsyncSession, appeal: Appeal, citizen: Citizen, detail: str | None, fresh: bool = False
     ) -> str:
         head = [f"<b>№{appeal.id}</b>" + (" · 🔥 срочное" if appeal.urgent else "")]
-        running = appeal.resolution_due if appeal.sla_term == "resolution" else appeal.first_answer_due
+        running = running_due(appeal) or (appeal.first_answer_due if appeal.sla_term is None else None)
         if running and appeal.status in OPEN:  # an answered card does not go on asking for an answer
             head.append(texts.card_due_line(appeal.sla_term, self._describe_due(running) or "",
-                                            past=running <= self.clock.now()))
+                                            past=running <= self.clock.now(),
+                                            extended=appeal.account_due is not None))
         place = self.config.municipality(appeal.municipality).name if appeal.municipality else "место не указано"
         category = self.config.category(appeal.category).name if appeal.category else "—"
         head.append(f"📍 {texts.esc(place)} · {texts.esc(category)}")

@@ -409,10 +409,12 @@ def interim_card_detail(official: str, deadline: str | None) -> str:
     return f"{detail}; окончательный {deadline}" if deadline else detail
 
 
-def card_due_line(term: str | None, deadline: str, *, past: bool = False) -> str:
-    # a card posted (or edited) after its term, e.g. routed late from triage, says so: a plain
-    # «Ответить до 18:35» that already passed reads as time still left
+def card_due_line(term: str | None, deadline: str, *, past: bool = False, extended: bool = False) -> str:
+    # a card posted (or edited) after its term says so: a plain «Ответить до 18:35» that already
+    # passed reads as time still left
     line = f"⏰ Окончательный ответ {deadline}" if term == "resolution" else f"⏰ Ответить {deadline}"
+    if extended:  # the account got it late: the time in triage (or waiting for the place) is added
+        line += " (срок продлён на время разбора в ЦУР)"
     return f"{line} — срок истёк" if past else line
 
 

@@ -95,7 +95,10 @@ class Appeal(Base):
     first_answered_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
-    first_answer_due: Mapped[datetime | None]
+    first_answer_due: Mapped[datetime | None]  # the citizen's: told in the acknowledgement
+    # the account's first-answer deadline when it got the appeal late (after triage, or the citizen's
+    # place): first_answer_due moved on by the working time before it had it; the ladder runs on it
+    account_due: Mapped[datetime | None]
     resolution_due: Mapped[datetime | None]
     rating: Mapped[str | None] = mapped_column(String(16))
     source_message_id: Mapped[str | None] = mapped_column(String(64))

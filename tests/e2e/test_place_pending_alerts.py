@@ -101,11 +101,24 @@ async def test_an_appeal_whose_place_never_comes_goes_to_the_operators(fast_stan
     await stand.idle()
     [appeal] = await stand.appeals()
     assert appeal.status == Status.ROUTED
-    # routed long after its 10 s term: the account's card says the term is over, not time still left
-    assert appeal.account_code is not None
-    routed = await stand.wait(stand.chat(appeal.account_code), f"№{number}")
-    assert "срок истёк" in body(routed)
-    assert "срок истёк" in body(card)  # so did the triage card, handed over after the term too
+    # routed long after the citizen's 10 s term: the account gets its own term, the citizen's moved on
+    # by the time before it had the appeal (as the ratings judge it), with its own reminders and alert
+    assert appeal.account_code is not None and appeal.account_due is not None and appeal.routed_at is not None
+    assert appeal.account_due - appeal.routed_at == appeal.first_answer_due - appeal.created_at  # 24/7 calendar
+    account_chat = stand.chat(appeal.account_code)
+    routed = await stand.wait(account_chat, f"№{number}")
+    assert "срок продлён на время разбора в ЦУР" in body(routed) and "срок истёк" not in body(routed)
+    assert "срок истёк" in body(card)  # the triage card was handed over after the citizen's term
+    told = await stand.wait(CITIZEN, "Новый срок ответа")
+    assert f"№{number} передали в" in body(told)
+    since_routing = (appeal.routed_at - appeal.created_at).total_seconds()
+    await stand.at(since_routing + 6, appeal.created_at)  # past half of the account's 10 s
+    [reminder] = stand.said(account_chat, "Напоминание")
+    assert f"№{number}" in body(reminder) and reminder.get("reply_to_message_id") == routed["message_id"]
+    await stand.at(since_routing + 11, appeal.created_at)
+    [late] = stand.said(account_chat, "просрочено")
+    assert f"№{number}" in body(late)
+    assert not stand.said(account_chat, "Напоминание")[1:]  # one reminder, not the citizen's ladder again
     # the triage card no longer asks for an account
     await stand.tg.wait_for(lambda: "Разобрано" in body(stand.current(stand.triage, card["message_id"])))
     assert "Нужен исполнитель" not in body(stand.current(stand.triage, card["message_id"]))
