@@ -16,9 +16,10 @@ from sqlalchemy import func, or_, select, update
 from bot.limits import DeliveryConfig, RateLimiter
 from routing import texts
 from routing.clock import Clock
+from routing.privacy import DROPPED
 from storage import repository as repo
 from storage.db import Database, OutboxHandoff
-from storage.models import OutboxMessage
+from storage.models import Appeal, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +319,11 @@ class Outbox:
             id=item["id"], platform=item["platform"], chat_id=item["chat_id"], payload=payload,
             appeal_id=item["appeal_id"],
         )
+        if item["purpose"].startswith("sla_") and item["appeal_id"] is not None:
+            stale = await self._stale_alert(item)
+            if stale is not None:  # answered while the alert waited for the chat's send budget
+                await self._finish(item, dropped=stale)
+                return True
         try:
             await self._resolve(outgoing)
             message_ids = await transport.deliver(outgoing)
@@ -345,6 +351,26 @@ class Outbox:
         await self._finish(item, message_ids=message_ids)
         return True
 
+    async def _stale_alert(self, item: dict[str, Any]) -> str | None:
+        """Why a deadline alert (a reminder, an overdue alert, an escalation, the citizen's notice)
+        must not go out any more: its appeal was answered or closed, or its term ended, since it was
+        queued. A group's send budget can hold an alert back for a minute or more behind cards."""
+        from routing.lifecycle import OPEN
+
+        async with self.db.transaction() as s:
+            row = (await s.execute(
+                select(Appeal.status, Appeal.sla_term).where(Appeal.id == item["appeal_id"])
+            )).first()
+        if row is None:
+            return None
+        status, term = row
+        if status not in {st.value for st in OPEN} or term is None:
+            return f"dropped: appeal {item['appeal_id']} was answered or closed before the alert went out"
+        queued_for = item["payload"].get("sla_term")
+        if queued_for and queued_for != term:
+            return f"dropped: appeal {item['appeal_id']}'s {queued_for} term ended before the alert went out"
+        return None
+
     async def _resolve(self, outgoing: Outgoing) -> None:
         payload = outgoing.payload
         outgoing.reply_to = payload.get("reply_to")
@@ -366,7 +392,8 @@ class Outbox:
                     outgoing.target_message_id = found.message_id
 
     async def _finish(
-        self, item: dict[str, Any], *, message_ids: list[str] | None = None, error: str | None = None
+        self, item: dict[str, Any], *, message_ids: list[str] | None = None, error: str | None = None,
+        dropped: str | None = None,
     ) -> None:
         """Record the outcome. Outcomes of concurrent chats are written together in one
         transaction (group commit); a chat's next message waits until its previous one is recorded,
@@ -378,6 +405,8 @@ class Outbox:
             "sent_message_ids": message_ids, "error": error[:1000] if error else None, "claimed_until": None,
             "claimed_by": None,
         }
+        if dropped is not None:  # never sent, and not a failure: nothing to retry or to tell anyone of
+            values.update(status=DROPPED, sent_at=None, failed_at=None, error=dropped[:1000])
         link_role = item["payload"].get("link_role")
         links = []
         if message_ids and link_role and item["appeal_id"] is not None:
@@ -397,7 +426,9 @@ class Outbox:
                 log.exception("outbox %s: recording its outcome failed; trying again", item["id"])
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
-        if error:
+        if dropped is not None:
+            log.info("outbox %s (%s): %s", item["id"], item["purpose"], dropped)
+        elif error:
             self.stats.failed += 1
             if self.on_undeliverable is not None:
                 try:

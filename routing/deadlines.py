@@ -396,7 +396,7 @@ class DeadlineWatch:
                     else texts.sla_reminder(appeal.id, term, step.percent, due_words, card=card)
                 )
                 purpose = "sla_overdue" if late is not None else "sla_reminder"
-                payload = _text(body)
+                payload = {**_text(body), "sla_term": term}  # the outbox drops it if the term ends first
                 if reply_role:
                     payload["reply_to_role"] = reply_role
                 # a reply to the alert answers the appeal, like a reply to the card
@@ -407,7 +407,8 @@ class DeadlineWatch:
                     topic=self._topic(appeal), due=_local_words(due, self.tz), late=late,
                 )
                 purpose = "sla_escalation" if step.overdue else "sla_warning"
-                repo.enqueue(s, platform, chat, purpose, _text(body), appeal_id=appeal.id, now=now)
+                repo.enqueue(s, platform, chat, purpose, {**_text(body), "sla_term": term}, appeal_id=appeal.id,
+                             now=now)
         citizen = await s.get(Citizen, appeal.citizen_id) if alert.citizen is not None else None
         if alert.citizen is not None and citizen is not None:
             body = (
@@ -416,7 +417,7 @@ class DeadlineWatch:
                 if alert.citizen == "overdue"
                 else texts.sla_escalated_citizen(appeal.id)
             )
-            payload = _text(body)
+            payload = {**_text(body), "sla_term": term}
             if appeal.source_message_id:
                 payload.update(reply_to=appeal.source_message_id, allow_missing_reply=True)
             repo.enqueue(

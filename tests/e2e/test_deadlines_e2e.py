@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -163,6 +164,41 @@ async def test_no_alert_after_the_answer(fast: ClockStand) -> None:
     assert fast.said(CITIZEN, "истёк") == []
     [appeal] = await fast.appeals()
     assert appeal.status == Status.ANSWERED and appeal.next_alert_at is None and appeal.sla_term is None
+
+
+async def test_an_alert_held_back_until_after_the_answer_is_dropped(fast: ClockStand) -> None:
+    # QA: with a group's send budget spent, reminders queued before the answer still arrived after it
+    number, card, t0 = await _appeal(fast)
+    chat = fast.chat("adm_rybinsk")
+    fast.tg.inject_faults(1.0, kinds=("500",), methods={"sendMessage"})  # nothing gets through for now
+    fast.clock.set(t0 + timedelta(seconds=6))  # past half the term: the reminder is queued
+    assert await fast.app.desk.deadlines.sweep() is not None
+    await fast.tg.wait_for(lambda: any(name == "sendMessage" for name, _ in fast.tg.faults))
+
+    async def reminder() -> list[Any]:
+        return await fast.query("select status, attempts, error from outbox where purpose = 'sla_reminder'")
+    for _ in range(200):
+        rows = await reminder()
+        if rows and rows[0][0] == "pending" and rows[0][1] >= 1:
+            break
+        await asyncio.sleep(0.02)
+    assert rows and rows[0][0] == "pending" and rows[0][1] >= 1  # tried, waiting to be tried again
+    fast.official_replies(chat, card["message_id"], "Яму заделаем завтра.")
+    for _ in range(200):  # the answer is recorded, and its own send has failed once too
+        tried = await fast.query("select attempts from outbox where purpose = 'answer' and status = 'pending'")
+        if (await fast.appeals())[0].status == Status.ANSWERED and tried and tried[0][0] >= 1:
+            break
+        await asyncio.sleep(0.02)
+    fast.tg.inject_faults(0)
+    fast.clock.set(t0 + timedelta(seconds=8))  # past the retry's moment: the held messages go now
+    fast.app.outbox.wake()
+    await fast.idle()
+    await fast.wait(CITIZEN, "Ответ по обращению")
+    assert fast.said(chat, "Напоминание") == []
+    [(status, _, error)] = await reminder()
+    assert status == "dropped" and "answered or closed before the alert went out" in error
+    failed = await fast.query("select count(*) from outbox where status = 'failed'")
+    assert failed == [(0,)]  # a dropped alert is not a failed delivery
 
 
 async def test_exactly_once_across_a_restart(fast: ClockStand) -> None:
