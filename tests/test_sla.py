@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -459,3 +460,18 @@ def test_the_sandboxs_fast_deadlines_hand_an_unplaced_appeal_over_within_a_minut
     assert shipped.routing.place_wait_minutes == 60
     assert fast.routing.place_wait_minutes == 1 and fast.routing.rules == shipped.routing.rules
     assert fast.sla.sweep_interval_seconds == 1.0 and fast.calendar.mode == "24/7"
+
+
+def test_the_shipped_config_knows_every_built_in_urgent_phrase() -> None:
+    # QA: the shipped list was an old subset: «во дворе прорвало трубу» got the ordinary term
+    from bot.config import load_config
+    from routing.calendar import WorkingCalendar
+    from routing.sla import DEFAULT_URGENT_KEYWORDS, SlaClock
+
+    config = load_config(Path(__file__).resolve().parent.parent / "config.yaml")
+    assert set(DEFAULT_URGENT_KEYWORDS) <= set(config.sla.urgent_keywords or ())
+    clock = SlaClock(config.sla, WorkingCalendar(config.calendar))
+    for text in ("Во дворе прорвало трубу, вода хлещет в подвал", "в подвале трубу прорвало, всё затопило",
+                 "Порыв трубы на улице Ленина"):
+        assert clock.is_urgent(text), text
+    assert not clock.is_urgent("Трубу во дворе покрасить бы, облезла")
