@@ -42,6 +42,7 @@ CARD_TEXT_LIMIT = 3500  # leaves room under Telegram's 4096 for the header and t
 # the classifier's guesses a triage card shows (and puts the accounts of first): at most this many,
 # each at least this likely
 TRIAGE_HINTS = 3
+MIN_REASON_LETTERS = 5  # a refusal's reason shorter than this («-», «нет») is asked for again
 # an account's term moved by less than this (a minute of triage) is not news to the citizen
 MOVED_ENOUGH = timedelta(minutes=1)
 TRIAGE_HINT_MIN = 0.1
@@ -488,6 +489,9 @@ class AppealDesk:
                 refusal = texts.ANSWER_REFUSED_OTHER_ACCOUNT.format(number=appeal.id)
             elif appeal.status in FINAL or appeal.status == Status.DRAFT:
                 refusal = texts.ANSWER_REFUSED_CLOSED.format(number=appeal.id)
+            elif not msg.text.strip():
+                # a photo alone would reach the citizen as an answer with no words in it
+                refusal = texts.ANSWER_NEEDS_WORDS.format(number=appeal.id)
             else:
                 await self._answer(s, appeal, role, msg)
             if refusal:
@@ -1539,10 +1543,13 @@ class AppealDesk:
         if role.kind != "account" or role.account is None or appeal.account_code != role.account.code:
             return texts.ANSWER_REFUSED_OTHER_ACCOUNT.format(number=appeal.id)
         reason = msg.text.strip()
-        if not reason:
-            return texts.REJECT_NO_REASON
         if not can_move(appeal.status, Status.TRIAGE):
-            return None
+            # the prompt outlived its question (answered meanwhile): say so, not nothing at all
+            status = texts.STATUS_NAMES.get(appeal.status, appeal.status)
+            return texts.REJECT_REFUSED.format(number=appeal.id, status=status)
+        if sum(ch.isalpha() for ch in reason) < MIN_REASON_LETTERS:
+            # «-» or «нет» tells the operators nothing about whose the appeal is
+            return texts.REJECT_NO_REASON
         now = self.clock.now()
         self._record_in(s, appeal, msg, "reject_reason", reason, author_role="official")
         account_chat = self._account_chat(role.account.code)

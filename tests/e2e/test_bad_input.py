@@ -10,7 +10,7 @@ import pytest
 from bot.config import OtklikConfig
 from routing import texts
 from routing.lifecycle import Status
-from tests.conftest import CITIZEN, CITIZEN2, STRANGER, Stand, appeal_number, body
+from tests.conftest import CITIZEN, CITIZEN2, OFFICIAL, STRANGER, Stand, appeal_number, body
 from tests.e2e.support import (
     bot_member_update,
     group_chat,
@@ -511,3 +511,36 @@ async def test_nul_characters_are_dropped_not_the_message(stand: Stand) -> None:
     stand.official_replies(card["chat_id"], card["message_id"], "Яму\x00 на Крестовой заделали асфальтом 20 ноября")
     answer = await stand.wait(1888, "Ответ по обращению")
     assert "Яму на Крестовой заделали" in body(answer)
+
+
+async def test_a_photo_with_no_words_is_not_sent_as_the_answer(stand: Stand) -> None:
+    # QA: a bare photo reached the citizen as «Ответ по обращению №N» with nothing in it, and closed the term
+    number, card = await registered(stand)
+    chat = card["chat_id"]
+    photo = stand.official_replies(chat, card["message_id"], "", photo=True)
+    refusal = await stand.wait(chat, "в нём нет слов")
+    assert refusal["reply_to_message_id"] == photo["message_id"] and f"№{number}" in body(refusal)
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.ROUTED and appeal.first_answered_at is None
+    assert not [m for m in stand.tg.bot_messages(CITIZEN) if "Ответ по обращению" in body(m)]
+    # with words (and the photo as their picture) it goes
+    stand.official_replies(chat, card["message_id"], "Яму заделали, фото прилагаем", photo=True)
+    assert "Яму заделали" in body(await stand.wait(CITIZEN, "Ответ по обращению"))
+
+
+async def test_a_refusal_needs_a_real_reason_and_a_stale_prompt_says_why_it_is_not_taken(stand: Stand) -> None:
+    number, card = await registered(stand)
+    chat = card["chat_id"]
+    stand.press(chat, card, "reject:", user=OFFICIAL)
+    prompt = await stand.wait(chat, "укажите, пожалуйста, причину")
+    stand.official_replies(chat, prompt["message_id"], "-")  # QA: «-» went to triage as the reason
+    await stand.wait(chat, "Напишите причину словами")
+    [appeal] = await stand.appeals()
+    assert appeal.status == Status.ROUTED
+    # the appeal is answered meanwhile: a late reason to the old prompt is refused, not silently dropped
+    stand.official_replies(chat, card["message_id"], "Яму заделали сегодня утром.")
+    await stand.wait(CITIZEN, "Ответ по обращению")
+    stand.official_replies(chat, prompt["message_id"], "Это не наше, двор частный")
+    late = await stand.wait(chat, "отказ уже не принят")
+    assert f"№{number}" in body(late) and "дан ответ" in body(late)
+    assert (await stand.appeals())[0].status == Status.ANSWERED
