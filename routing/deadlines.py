@@ -433,25 +433,32 @@ class DeadlineWatch:
 
     # --- /overdue -------------------------------------------------------------------------------
 
-    async def overdue_appeals(self, s: AsyncSession, now: datetime, account: str | None = None) -> list[Appeal]:
+    async def overdue_appeals(self, s: AsyncSession, now: datetime, account: str | None = None,
+                              *, triage: bool = False) -> list[Appeal]:
+        """Overdue now: all of them, an account's, or (`triage`) those with the operators."""
         due = running_due_sql()
         query = select(Appeal).where(
             Appeal.sla_term.is_not(None), Appeal.status.in_([st.value for st in OPEN]), due < now
         )
         if account is not None:
             query = query.where(Appeal.account_code == account)
+        if triage:
+            query = query.where(Appeal.status.in_([Status.TRIAGE.value, Status.AWAITING_PLACE.value]))
         return list((await s.execute(query.order_by(due, Appeal.id))).scalars())
 
     async def overdue_list(self, msg: InboundMessage) -> None:
-        """`/overdue`: in the supervisors' (or a higher) chat everything overdue, in an account's chat its own."""
+        """`/overdue`: in the supervisors' (or a higher) chat everything overdue, in an account's chat its
+        own, in the triage chat what waits for the operators (or for the citizen's place)."""
         kind, account = self._chat_kind(msg.platform, msg.chat_id)
+        if kind is None and chat_of(self.config.triage, msg.platform) == msg.chat_id:
+            kind = "triage"
         if kind is None:
             return
         now = self.clock.now()
         async with self.db.transaction() as s:
             if not await repo.mark_processed(s, msg.platform, msg.key, now):
                 return
-            appeals = await self.overdue_appeals(s, now, account)
+            appeals = await self.overdue_appeals(s, now, account, triage=kind == "triage")
             if not appeals:
                 body = texts.OVERDUE_EMPTY
             else:

@@ -833,6 +833,11 @@ class AppealDesk:
             elif role.kind == "triage":
                 appeals = await repo.appeals_in_status(s, Status.TRIAGE)
                 header = texts.TRIAGE_HEADER.format(count=len(appeals))
+            elif role.kind == "supervisors":
+                # not silence: say where the lists are
+                repo.enqueue(s, msg.platform, msg.chat_id, "open_list", _text(texts.OPEN_IN_SUPERVISORS), now=now)
+                self.notify()
+                return
             else:
                 return
             if not appeals:

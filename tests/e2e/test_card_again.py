@@ -101,12 +101,17 @@ async def test_help_in_each_staff_chat_says_what_that_chat_can_do(stand: Stand) 
     assert "/open" in body(account) and "/card N" in body(account) and "/rating" not in body(account)
     stand.tg.user_sends(stand.triage, OPERATOR, "/help")
     triage = await stand.wait(stand.triage, "чат разбора")
-    assert "/card N" in body(triage) and "/overdue" not in body(triage)
+    assert "/card N" in body(triage) and "/overdue" in body(triage) and "Спросить жителя" in body(triage)
+    # QA: /overdue in the triage chat and /open in the supervisors' chat got no answer at all
+    stand.tg.user_sends(stand.triage, OPERATOR, "/overdue")
+    assert "Просроченных обращений нет" in body(await stand.wait(stand.triage, "Просроч"))
     supervisors = stand.config.supervisors.telegram_chat
     assert supervisors is not None
     stand.tg.user_sends(supervisors, OPERATOR, "/help")
     charts = await stand.wait(supervisors, "Чат руководителей")
     assert all(c in body(charts) for c in ("/rating", "/problems", "/routing", "/overdue"))
+    stand.tg.user_sends(supervisors, OPERATOR, "/open")
+    assert "/open в чатах исполнителей и ЦУР" in body(await stand.wait(supervisors, "В чате кураторов"))
     # the citizens' /help is another text, and no staff chat got it
     assert not any("Напишите, что случилось" in body(m) for c in (chat, stand.triage, supervisors)
                    for m in stand.tg.bot_messages(c))

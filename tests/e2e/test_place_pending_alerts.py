@@ -77,6 +77,9 @@ async def test_an_appeal_whose_place_never_comes_goes_to_the_operators(fast_stan
     assert "житель не указал место за 1 ч" in body(card) and "светофор" in body(card)
     told = await stand.wait(CITIZEN, "передали его операторам центра")
     assert f"№{number}" in body(told)
+    stand.tg.user_sends(stand.triage, OPERATOR, "/overdue")  # the operators' own overdue list
+    overdue = await stand.wait(stand.triage, "Просрочено сейчас (1)")
+    assert f"№{number}" in body(overdue)
     # the question's place buttons are gone; a place written now reaches the operators
     await stand.tg.wait_for(lambda: not stand.current(CITIZEN, ask["message_id"]).get("reply_markup"))
     # a button pressed just as they went (the citizen's screen still had them) is passed on, not refused
