@@ -415,7 +415,7 @@ class DeadlineWatch:
                 texts.sla_overdue_citizen(appeal.id, term, has_account=bool(appeal.account_code),
                                           place_asked=appeal.status == Status.AWAITING_PLACE)
                 if alert.citizen == "overdue"
-                else texts.sla_escalated_citizen(appeal.id)
+                else texts.sla_escalated_citizen(appeal.id, reopened=appeal.rating == "not_solved", term=term)
             )
             payload = {**_text(body), "sla_term": term}
             if appeal.source_message_id:

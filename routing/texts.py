@@ -520,7 +520,14 @@ def sla_overdue_citizen(number: int, term: str, *, has_account: bool = True, pla
     )
 
 
-def sla_escalated_citizen(number: int) -> str:
+def sla_escalated_citizen(number: int, *, reopened: bool = False, term: str = "first_answer") -> str:
+    # after «Не решено» (or an intermediate answer) it did get an answer: it waits for a new, or the final, one
+    if reopened:
+        return (f"По обращению №{number} после вашей оценки «Не решено» нового ответа пока нет. Мы снова "
+                "сообщили о нём руководству — ответ на контроле.")
+    if term == "resolution":
+        return (f"По обращению №{number} окончательного ответа всё ещё нет. Мы снова сообщили о нём руководству — "
+                "ответ на контроле.")
     return f"Обращение №{number} всё ещё без ответа. Мы снова сообщили о нём руководству — ответ на контроле."
 
 

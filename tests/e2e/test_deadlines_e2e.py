@@ -299,6 +299,10 @@ async def test_not_solved_restarts_the_first_answer_clock(fast: ClockStand) -> N
     assert f"№{number}" in body(fast.said(chat, "Напоминание")[0])
     await fast.at(41, t0)
     assert f"Просрочено: №{number}" in body(fast.tg.bot_messages(fast.supervisors)[0])
+    await fast.at(51, t0)  # twice the term: the citizen hears of it, as someone who did get an answer
+    [escalated] = fast.said(CITIZEN, "снова сообщили о нём руководству")
+    assert "после вашей оценки «Не решено» нового ответа пока нет" in body(escalated)
+    assert "всё ещё без ответа" not in body(escalated)  # QA: it had been answered, then reopened
 
 
 async def test_replying_to_a_reminder_answers_the_appeal(fast: ClockStand) -> None:
