@@ -1398,6 +1398,12 @@ class AppealDesk:
                 payload = ({"type": "edit", "message_id": message_id, "keyboard": None, "text": text} if n == 0
                            else {"type": "edit_keyboard", "message_id": message_id, "keyboard": None})
                 repo.enqueue(s, platform, chat_id, "triage_done", payload, appeal_id=appeal.id, now=self.clock.now())
+        # a «Не обращение» reason question left open loses its buttons too (QA: they stayed after routing)
+        for platform, chat_id, message_ids in await repo.sent_messages(s, appeal.id, "dismiss_choice"):
+            for message_id in message_ids:
+                repo.enqueue(s, platform, chat_id, "dismiss_choice_done",
+                             {"type": "edit_keyboard", "message_id": message_id, "keyboard": None},
+                             appeal_id=appeal.id, now=self.clock.now())
 
     def _card_keyboard(self, appeal: Appeal) -> Keyboard | None:
         if appeal.status in (Status.ROUTED, Status.REOPENED):

@@ -176,3 +176,16 @@ async def test_a_triage_chat_on_vk_closes_a_vk_citizens_message(config, database
         await stand.stop()
         await standin.stop()
         await vk.stop()
+
+
+async def test_a_reason_question_left_open_loses_its_buttons_when_the_appeal_is_routed(stand: Stand) -> None:
+    # QA: «Закрыть №N без ответа?» kept its reason buttons after the operators routed the appeal
+    number, card = await _in_triage(stand)
+    stand.press(stand.triage, card, f"dismiss:{number}", user=OPERATOR)
+    choice = await stand.wait(stand.triage, f"Закрыть №{number} без ответа")
+    assert buttons(choice)
+    stand.press(stand.triage, card, f"route:{number}:adm_rybinsk", user=OPERATOR)
+    await stand.wait(stand.chat("adm_rybinsk"), f"№{number}")
+    await stand.tg.wait_for(lambda: not (stand.current(stand.triage, choice["message_id"]).get("reply_markup")
+                                         or {}).get("inline_keyboard"))
+    assert (await stand.appeals())[0].status == Status.ROUTED
