@@ -887,9 +887,18 @@ class AppealDesk:
                     citizen = await s.get(Citizen, appeal.citizen_id)
                     assert citizen is not None
                     detail = texts.RATING_DETAILS.get(appeal.rating or "")  # as the first card shows it
+                    card_text = await self._card_text(s, appeal, citizen, detail)
+                    # the earlier cards here say where the live one is and lose their buttons: frozen
+                    # with «Взять в работу» under a stale status, they looked live (QA)
+                    for platform, chat_id, message_ids in await repo.sent_messages(s, appeal.id, "card"):
+                        if (platform, chat_id) == (msg.platform, msg.chat_id) and message_ids:
+                            repo.enqueue(s, platform, chat_id, "card_superseded",
+                                         {"type": "edit", "message_id": message_ids[0], "keyboard": None,
+                                          "text": f"{card_text}\n{texts.CARD_REPOSTED}"},
+                                         appeal_id=appeal.id, now=now)
                     repo.enqueue(
                         s, msg.platform, msg.chat_id, "card",
-                        _text(await self._card_text(s, appeal, citizen, detail), keyboard=self._card_keyboard(appeal)),
+                        _text(card_text, keyboard=self._card_keyboard(appeal)),
                         appeal_id=appeal.id, link_role="card", now=now,
                     )
                     self._attach_media(s, appeal, msg.platform, msg.chat_id)

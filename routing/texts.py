@@ -532,6 +532,7 @@ def sla_escalated_citizen(number: int, *, reopened: bool = False, term: str = "f
 
 
 OVERDUE_EMPTY = "Просроченных обращений нет."
+CARD_REPOSTED = "↓ Карточка повторена ниже (/card) — кнопки и статус там."
 OPEN_IN_SUPERVISORS = ("В чате кураторов: /overdue — просроченные обращения, /card N — где обращение №N, "
                        "/rating, /problems, /routing — рейтинг, темы и маршрутизация. Списки открытых обращений — "
                        "/open в чатах исполнителей и ЦУР.")

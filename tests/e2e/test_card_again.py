@@ -32,6 +32,9 @@ async def test_the_card_again_is_a_live_card(stand: Stand) -> None:
     again = await stand.wait(chat, f"№{number}", count=2)
     assert again["message_id"] != first["message_id"]
     assert POTHOLE in body(again) and buttons(again) == ["Взять в работу", "Не наша компетенция"]
+    # the first card says where the live one is and keeps no buttons that look live (QA)
+    await stand.tg.wait_for(lambda: "Карточка повторена ниже" in body(stand.current(chat, first["message_id"])))
+    assert buttons(stand.current(chat, first["message_id"])) == []
 
     stand.press(chat, again, "take:", user=OFFICIAL)  # its buttons act
     await stand.wait(CITIZEN, "взято в работу")
