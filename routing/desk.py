@@ -1802,8 +1802,10 @@ class AppealDesk:
             place = (self.config.municipality(appeal.municipality).short_name if appeal.municipality
                      else texts.NO_PLACE_SHORT)
             parts = [f"№{appeal.id}"]
-            if appeal.status in OPEN:  # a closed appeal's deadline is no longer anyone's to meet
-                parts.append(self._describe_due(running_due(appeal)) or "")
+            due = running_due(appeal)
+            if appeal.status in OPEN and due is not None:  # a closed appeal's deadline is no longer anyone's
+                late = due <= self.clock.now()
+                parts.append(("🔴 " if late else "") + (self._describe_due(due) or "") + (" — срок истёк" if late else ""))
             parts += [texts.esc(category), texts.esc(place)]
             return " · ".join(p for p in parts if p) + f" — {status}"
         return f"№{appeal.id} от {local:%d.%m.%Y} · {texts.esc(category)} — {status}"
