@@ -1426,10 +1426,21 @@ class AppealDesk:
         self, s: AsyncSession, appeal: Appeal, citizen: Citizen, detail: str | None, fresh: bool = False
     ) -> str:
         text = await self._card_text(s, appeal, citizen, detail, fresh)
+        if appeal.status == Status.TRIAGE and not fresh:
+            # who has refused it, each with their words: the operators should not send it back blind
+            refusals = [d for d in await repo.event_details(s, appeal.id, "rejected") if d.get("account")]
+            lines = [texts.refusal_line(self._account_display(str(d["account"])), str(d.get("reason") or ""))
+                     for d in refusals]
+            if lines:
+                head, sep, rest = text.partition("\n\n")
+                text = "\n".join([head, *lines]) + sep + rest
         # the title asks for an account only while the operators still have to choose one
         title = texts.TRIAGE_TITLE_OPEN if appeal.status in (Status.TRIAGE, Status.AWAITING_PLACE) \
             else texts.TRIAGE_TITLE_DONE
         return f"{title}\n{text}"
+
+    def _account_display(self, code: str) -> str:
+        return next((a.name for a in self.config.accounts if a.code == code), code)
 
     def _accounts_named_by(self, reason: str, appeal: Appeal, refused: str) -> list[str]:
         """Where a refusal's words send the appeal: the topic they name («опоры принадлежат Россетям»:
@@ -1461,23 +1472,29 @@ class AppealDesk:
         # the accounts the classifier's likely categories (and places) lead to, one a row, first;
         # an account that has just refused the appeal goes last
         refused = await repo.last_account(s, appeal.id) if reason else None
+        # every account that has refused it goes last, the latest last of all (QA: after a second
+        # refusal the first refuser came back at the top)
+        refusers = list(dict.fromkeys(
+            str(d["account"]) for d in await repo.event_details(s, appeal.id, "rejected") if d.get("account")))
+        if refused is not None:
+            refusers = [c for c in refusers if c != refused] + [refused]
         guessed: list[str] = []
         move = await repo.last_move_to(s, appeal.id, Status.TRIAGE) if refused is not None and reason else None
         if reason and move is not None and move[0] == "rejected":
             # the refusal often says whose it is («опоры принадлежат Россетям», «это вывоз ТКО»): the
             # account its words lead to comes first, not wherever the table puts it
-            guessed += self._accounts_named_by(reason, appeal, refused)
-        if learned is not None and learned.code != refused and learned.code not in guessed \
+            guessed += [c for c in self._accounts_named_by(reason, appeal, refused or "") if c not in refusers]
+        if learned is not None and learned.code not in refusers and learned.code not in guessed \
                 and self._account_chat(learned.code) is not None:
             guessed.append(learned.code)  # who answered such texts here before, by the history model
         for category in categories or [Suggestion(appeal.category or "other", 1.0)]:
             for place in [appeal.municipality, *(p.code for p in places)]:
                 code = self.table.account_for(category.code, place)
-                if code is not None and code != refused and code not in guessed:
+                if code is not None and code not in refusers and code not in guessed:
                     guessed.append(code)
         guessed = guessed[:TRIAGE_HINTS]
         ordered = self.table.accounts_for_triage(appeal.category or "other", appeal.municipality)
-        rest = [c for c in ordered if c not in guessed and c != refused] + [c for c in ordered if c == refused]
+        rest = [c for c in ordered if c not in guessed and c not in refusers] + [c for c in refusers if c in ordered]
 
         def button(code: str) -> Button:
             return Button(texts.button_label(self.config.account(code).name), f"route:{appeal.id}:{code}")

@@ -229,8 +229,17 @@ FOLLOWUP_FOR_ACCOUNT = "➕ Дополнение к обращению №{numbe
 
 
 def refused_before_line(account: str, reason: str) -> str:
+    return _refusal("↩️ Ранее отказался", account, reason)
+
+
+def refusal_line(account: str, reason: str) -> str:
+    """A refusal on the triage card: who, and in their words."""
+    return _refusal("↩️ Отказался", account, reason)
+
+
+def _refusal(prefix: str, account: str, reason: str) -> str:
     short = reason if len(reason) <= 200 else reason[:199] + "…"
-    return f"↩️ Ранее отказался: {esc(account)}" + (f" — «{esc(short)}»" if short else "")
+    return f"{prefix}: {esc(account)}" + (f" — «{esc(short)}»" if short else "")
 
 
 def continuation_header(number: int, part: int, parts: int) -> str:

@@ -273,6 +273,17 @@ async def last_event_detail(session: AsyncSession, appeal_id: int, action: str) 
     return dict(detail) if detail is not None else None
 
 
+async def event_details(session: AsyncSession, appeal_id: int, action: str) -> list[dict[str, Any]]:
+    """The details of the appeal's events with this action, oldest first."""
+    await flush_deferred(session)
+    rows = await session.execute(
+        select(AppealEvent.detail)
+        .where(AppealEvent.appeal_id == appeal_id, AppealEvent.action == action)
+        .order_by(AppealEvent.id)
+    )
+    return [dict(d or {}) for d in rows.scalars()]
+
+
 async def last_move_to(session: AsyncSession, appeal_id: int, status: str) -> tuple[str, dict[str, Any]] | None:
     """(action, detail) of the latest event that moved the appeal into `status`, None when none did."""
     await flush_deferred(session)

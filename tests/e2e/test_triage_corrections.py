@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import CITIZEN, OPERATOR, Stand, appeal_number, body
+from tests.conftest import CITIZEN, OFFICIAL, OPERATOR, Stand, appeal_number, body
 from tests.e2e.test_trained_router import MIDWIFE
 
 POTHOLE = "В Рыбинске на улице Крестовой огромная яма на дороге, машины бьют колёса"
@@ -76,3 +76,23 @@ async def test_a_refusal_that_names_nothing_changes_no_order(stand: Stand) -> No
     card = await stand.refuse("adm_rybinsk", number, "Не наше")
     routes = _routes(card)
     assert routes[-1] == "adm_rybinsk" and "power_grid" not in routes[:3]
+
+
+async def test_after_two_refusals_both_refusers_go_last_and_the_card_names_them(stand: Stand) -> None:
+    # QA: after a second refusal the first refuser came back at the top, and the card forgot it
+    stand.citizen_says("В Ярославле на улице Свободы не горят фонари уличного освещения, темно вечером")
+    number = appeal_number(await stand.wait(CITIZEN, "принято"))
+    first = await stand.refuse("adm_yaroslavl", number, "Опоры и провода на этой улице принадлежат Россетям")
+    stand.press(stand.triage, first, f"route:{number}:power_grid", user=OPERATOR)
+    await stand.wait(stand.chat("power_grid"), f"№{number}")
+    chat = stand.chat("power_grid")
+    card = await stand.wait(chat, f"№{number}")
+    stand.press(chat, card, "reject:", user=OFFICIAL)
+    prompt = await stand.wait(chat, "укажите, пожалуйста, причину")
+    stand.official_replies(chat, prompt["message_id"], "Уличное освещение Ярославля обслуживает мэрия, не сети")
+    second = await stand.wait(stand.triage, f"№{number}", count=2)
+    routes = _routes(second)
+    assert routes[-2:] == ["adm_yaroslavl", "power_grid"] and len(routes) == len(stand.config.accounts)
+    text = body(second)
+    assert "↩️ Отказался: Мэрия города Ярославля — «Опоры и провода" in text
+    assert "↩️ Отказался: Россети Центр — Ярэнерго — «Уличное освещение" in text
