@@ -92,7 +92,32 @@ def prepare_vk_world(vk: VkStandin, config: OtklikConfig) -> list[dict[str, obje
     return panes
 
 
+async def forget_the_last_run(database_url: str) -> int:
+    """The stand-ins start empty each run, their message and update numbers from 1 again, while the
+    database keeps the last run's: its processed-update keys would take the new messages for
+    redeliveries (a restarted sandbox answered nothing), and its message links would tie new
+    messages to old appeals. Those two tables are the last run's chats, gone with it; the appeals
+    and everything else stay. Returns how many rows went."""
+    from sqlalchemy import delete
+
+    from storage.db import Database
+    from storage.models import MessageLink, ProcessedUpdate
+
+    db = Database(database_url)
+    try:
+        await db.upgrade()
+        async with db.transaction() as s:
+            gone = 0
+            for model in (ProcessedUpdate, MessageLink):
+                gone += (await s.execute(delete(model))).rowcount or 0
+        return gone
+    finally:
+        await db.dispose()
+
+
 async def run_sandbox(config: OtklikConfig, *, host: str, port: int, database_url: str) -> None:
+    if await forget_the_last_run(database_url):
+        log.info("sandbox: the last run's chats are gone with its stand-ins; its appeals stay in the database")
     standin = TelegramStandin()
     base_url = await standin.start(host, port)
     layout = prepare_world(standin, config)
