@@ -197,7 +197,7 @@ async def _appeals(s: Any, now: datetime) -> dict[str, Any]:
     # the same appeals as `/overdue` (DeadlineWatch.overdue_appeals): an open appeal whose running
     # term (first answer, or resolution after an intermediate answer) is past its due time
     # a schema from before 0007 has no account_due yet: the citizen's deadline is then everyone's
-    due = running_due_sql(with_account_due=await s.run_sync(_appeals_have_account_due))
+    due = running_due_sql(with_account_due=await s.run_sync(_has_column, "appeals", "account_due"))
     overdue = {str(k): int(v) for k, v in (await s.execute(
         select(Appeal.sla_term, func.count())
         .where(Appeal.sla_term.is_not(None), Appeal.status.in_([st.value for st in OPEN]), due < now)
@@ -233,7 +233,7 @@ async def _outbox(s: Any, now: datetime) -> dict[str, Any]:
     )).one()
     oldest = min((t for t in (pending_since, lapsed_since) if t is not None), default=None)
     # a schema from before 0006 (the bot not restarted since an upgrade) has no failed_at yet
-    failed_at = Out.failed_at if await s.run_sync(_outbox_has_failed_at) else Out.not_before
+    failed_at = Out.failed_at if await s.run_sync(_has_column, "outbox", "failed_at") else Out.not_before
     failed_24h = await s.scalar(
         select(func.count()).select_from(Out).where(Out.status == "failed", failed_at > now - DAY)
     )
@@ -257,16 +257,11 @@ async def _outbox(s: Any, now: datetime) -> dict[str, Any]:
     }
 
 
-def _appeals_have_account_due(session: Any) -> bool:
+def _has_column(session: Any, table: str, column: str) -> bool:
+    """Whether the schema read has `column` yet (a database one revision behind still reports)."""
     from sqlalchemy import inspect
 
-    return "account_due" in {c["name"] for c in inspect(session.connection()).get_columns("appeals")}
-
-
-def _outbox_has_failed_at(session: Any) -> bool:
-    from sqlalchemy import inspect
-
-    return "failed_at" in {c["name"] for c in inspect(session.connection()).get_columns("outbox")}
+    return column in {c["name"] for c in inspect(session.connection()).get_columns(table)}
 
 
 async def _inbound(s: Any, now: datetime) -> dict[str, Any]:

@@ -16,12 +16,14 @@ from sqlalchemy import func, or_, select, update
 from bot.limits import DeliveryConfig, RateLimiter
 from routing import texts
 from routing.clock import Clock
+from routing.lifecycle import OPEN
 from routing.privacy import DROPPED
 from storage import repository as repo
 from storage.db import Database, OutboxHandoff
 from storage.models import Appeal, OutboxMessage
 
 log = logging.getLogger(__name__)
+_OPEN_STATUSES = frozenset(st.value for st in OPEN)  # a deadline alert is news only of these
 
 
 class DeliveryError(Exception):
@@ -355,8 +357,6 @@ class Outbox:
         """Why a deadline alert (a reminder, an overdue alert, an escalation, the citizen's notice)
         must not go out any more: its appeal was answered or closed, or its term ended, since it was
         queued. A group's send budget can hold an alert back for a minute or more behind cards."""
-        from routing.lifecycle import OPEN
-
         async with self.db.transaction() as s:
             row = (await s.execute(
                 select(Appeal.status, Appeal.sla_term).where(Appeal.id == item["appeal_id"])
@@ -364,7 +364,7 @@ class Outbox:
         if row is None:
             return None
         status, term = row
-        if status not in {st.value for st in OPEN} or term is None:
+        if status not in _OPEN_STATUSES or term is None:
             return f"dropped: appeal {item['appeal_id']} was answered or closed before the alert went out"
         queued_for = item["payload"].get("sla_term")
         if queued_for and queued_for != term:

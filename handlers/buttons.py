@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from routing import texts
 from routing.desk import AppealDesk
 from routing.inbound import ActionResult, InboundAction
 
@@ -39,3 +40,9 @@ RATINGS = {"yes": (True, False), "part": (False, True), "no": (False, False)}
 async def rate_appeal(desk: AppealDesk, action: InboundAction, appeal_id: int, verdict: str) -> ActionResult:
     solved, partly = RATINGS[verdict]
     return await desk.rate(action, appeal_id, solved, partly=partly)
+
+
+def rated_toast(parsed: list[str] | None) -> str:
+    """The toast of «rated:<appeal id>:<verdict>», the button a rated answer keeps (`parsed` as the
+    platform's parse_action reads it): its press only repeats the choice."""
+    return texts.RATED_TOAST.get(parsed[1], texts.ALREADY_RATED) if parsed else texts.ALREADY_RATED

@@ -1323,7 +1323,7 @@ class AppealDesk:
             refused = await repo.last_event_detail(s, appeal.id, "rejected")
             if refused and refused.get("account") and refused["account"] != appeal.account_code:
                 code = str(refused["account"])
-                name = next((a.name for a in self.config.accounts if a.code == code), code)
+                name = self._account_display(code)
                 head.append(texts.refused_before_line(name, str(refused.get("reason") or "")))
         words = appeal.text
         # a card made in the same step as the appeal can't have follow-ups yet; a triage card shows them
@@ -1480,7 +1480,7 @@ class AppealDesk:
             refusers = [c for c in refusers if c != refused] + [refused]
         guessed: list[str] = []
         move = await repo.last_move_to(s, appeal.id, Status.TRIAGE) if refused is not None and reason else None
-        if reason and move is not None and move[0] == "rejected":
+        if move is not None and move[0] == "rejected":
             # the refusal often says whose it is («опоры принадлежат Россетям», «это вывоз ТКО»): the
             # account its words lead to comes first, not wherever the table puts it
             guessed += [c for c in self._accounts_named_by(reason, appeal, refused or "") if c not in refusers]

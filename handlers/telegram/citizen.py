@@ -5,7 +5,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
-from handlers.buttons import RATINGS, rate_appeal
+from handlers.buttons import RATINGS, rate_appeal, rated_toast
 from handlers.telegram.convert import parse_action, to_action, to_inbound
 from routing import texts
 from routing.desk import AppealDesk
@@ -77,8 +77,7 @@ def citizen_router() -> Router:
     @router.callback_query(F.data.startswith("rated:"))
     async def rated(query: CallbackQuery) -> None:
         # the button a rated answer keeps shows the choice; pressing it only says it again
-        parsed = parse_action(query.data or "", "rated", 2)
-        await query.answer(texts.RATED_TOAST.get(parsed[1], texts.ALREADY_RATED) if parsed else texts.ALREADY_RATED)
+        await query.answer(rated_toast(parse_action(query.data or "", "rated", 2)))
 
     @router.callback_query(F.data.in_({"forget:yes", "forget:no"}))
     async def forget_press(query: CallbackQuery, desk: AppealDesk) -> None:

@@ -1,7 +1,7 @@
 """Citizens' private dialogs with the community."""
 from __future__ import annotations
 
-from handlers.buttons import RATINGS, rate_appeal
+from handlers.buttons import RATINGS, rate_appeal, rated_toast
 from handlers.vk.convert import parse_action
 from routing import texts
 from routing.desk import AppealDesk
@@ -35,7 +35,7 @@ async def on_press(desk: AppealDesk, action: InboundAction) -> str | None:
         return (await rate_appeal(desk, action, int(rating[0]), rating[1])).toast
     rated = parse_action(action.action, "rated", 2)
     if rated is not None:  # the button a rated answer keeps: its press only repeats the choice
-        return texts.RATED_TOAST.get(rated[1], texts.ALREADY_RATED)
+        return rated_toast(rated)
     if action.action in ("forget:yes", "forget:no"):
         return (await desk.privacy.confirm(action, action.action == "forget:yes")).toast
     return texts.STALE_BUTTON
